@@ -1,0 +1,2 @@
+// Package assets holds Hearth's icons and other embedded resources.
+package assets

@@ -1,0 +1,2 @@
+// Package chat renders chat templates and manages conversations.
+package chat

@@ -1,0 +1,2 @@
+// Package kvcache holds the per-session key/value cache of a stage.
+package kvcache

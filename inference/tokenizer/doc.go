@@ -1,0 +1,2 @@
+// Package tokenizer turns text into token ids and back with the tokenizer stored in a GGUF file.
+package tokenizer

@@ -1,0 +1,2 @@
+// Package discovery finds peers and shard providers over mDNS and the Kademlia DHT.
+package discovery

@@ -1,0 +1,2 @@
+// Package meter meters the work of shard sessions and exchanges signed receipts.
+package meter

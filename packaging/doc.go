@@ -1,0 +1,3 @@
+// Package packaging holds the desktop integration files (.desktop, AppStream,
+// Flatpak, systemd unit) and the tests that check them.
+package packaging

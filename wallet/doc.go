@@ -1,0 +1,2 @@
+// Package wallet holds Solana keys, balances, receipts and settlement.
+package wallet
