@@ -129,7 +129,9 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 	if e.err != nil {
 		return cw.n, e.err
 	}
-	e.pad(align)
+	if len(w.tensors) > 0 { // llama.cpp writes no padding after a tensor-less header
+		e.pad(align)
+	}
 	for i := range w.tensors {
 		wt := &w.tensors[i]
 		start := cw.n
