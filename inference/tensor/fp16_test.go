@@ -59,7 +59,7 @@ func TestF16ToF32Known(t *testing.T) {
 		{0x3555, 0.333251953125},
 		{0x7bff, 65504},
 		{0xfbff, -65504},
-		{0x0400, 1.0 / 16384},               // smallest normal 2^-14
+		{0x0400, 1.0 / 16384},                 // smallest normal 2^-14
 		{0x0001, float32(math.Ldexp(1, -24))}, // smallest subnormal
 		{0x03ff, float32(math.Ldexp(1023, -24))},
 		{0x7c00, float32(math.Inf(1))},
