@@ -72,30 +72,50 @@ func Decide(cfg Policy, st State, r Reading, sessions int) (Decision, State) {
 	st = normalize(st, now, cfg.DrainTimeout)
 	sessions = max(sessions, 0)
 
-	var reasons []Reason
-	if err := cfg.Validate(); err != nil {
-		reasons = []Reason{{ReasonInvalidPolicy, err.Error()}}
-	} else {
-		reasons = blockers(cfg, r, st)
-	}
-
+	reasons := check(cfg, r, st)
 	switch st.Mode {
 	case ModeLending:
-		if len(reasons) > 0 {
-			if sessions == 0 {
-				st = State{Mode: ModePaused, Since: now}
-			} else {
-				st = State{Mode: ModeDraining, Since: now, DrainDeadline: now.Add(drainTimeout(cfg)), Cause: reasons}
-			}
+		if len(reasons) == 0 {
+			break
 		}
+		if sessions > 0 {
+			st = State{Mode: ModeDraining, Since: now, DrainDeadline: now.Add(drainTimeout(cfg)), Cause: reasons}
+			break
+		}
+		st, reasons = pause(cfg, r)
 	case ModeDraining:
 		if sessions == 0 || !now.Before(st.DrainDeadline) {
-			st = State{Mode: ModePaused, Since: now}
+			st, reasons = pause(cfg, r)
 		}
 	default: // ModePaused
 		st, reasons = hold(cfg, st, now, reasons)
 	}
 	return decision(cfg, st, r, reasons), st
+}
+
+// check is the policy's blockers, or the reason the policy itself is unusable.
+func check(cfg Policy, r Reading, st State) []Reason {
+	if err := cfg.Validate(); err != nil {
+		return []Reason{{ReasonInvalidPolicy, err.Error()}}
+	}
+	return blockers(cfg, r, st)
+}
+
+// pause enters Paused on r, judged by the enter levels. The idle stretch may start on
+// this very sample, but lending never does.
+func pause(cfg Policy, r Reading) (State, []Reason) {
+	st := State{Mode: ModePaused, Since: r.Time}
+	reasons := check(cfg, r, st)
+	st.IdleSince = r.Time
+	for _, rs := range reasons {
+		if rs.Code != ReasonUserActive {
+			st.IdleSince = time.Time{}
+		}
+	}
+	if len(reasons) == 0 {
+		reasons = []Reason{holding(0, cfg.HoldIdle)}
+	}
+	return st, reasons
 }
 
 // normalize makes any State usable: unknown modes are Paused, times after now are now,
@@ -146,7 +166,11 @@ func hold(cfg Policy, st State, now time.Time, reasons []Reason) (State, []Reaso
 	if idle >= cfg.HoldIdle {
 		return State{Mode: ModeLending, Since: now}, nil
 	}
-	return st, []Reason{{ReasonHolding, fmt.Sprintf("idle for %v, lending after %v", idle.Round(time.Second), cfg.HoldIdle)}}
+	return st, []Reason{holding(idle, cfg.HoldIdle)}
+}
+
+func holding(idle, hold time.Duration) Reason {
+	return Reason{ReasonHolding, fmt.Sprintf("idle for %v, lending after %v", idle.Round(time.Second), hold)}
 }
 
 func decision(cfg Policy, st State, r Reading, reasons []Reason) Decision {
