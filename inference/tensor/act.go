@@ -1,0 +1,156 @@
+package tensor
+
+import "math"
+
+// Activations. Before a dot product with a quantised weight row, the
+// activation vector x is quantised once per call into the weight format's
+// "vec dot type", exactly as ggml's quantize_row_q8_0/q8_1/q8_K_ref do:
+//
+//	Q8_0 (for Q4_0, Q5_0, Q8_0): per 32 elements d = amax/127,
+//	    q = roundf(x·(1/d)); d is then rounded through f16 as ggml stores it.
+//	Q8_1 (for Q4_1, Q5_1): as Q8_0, plus s = f16(Σq · d) with the unrounded d.
+//	Q8_K (for the k-quants): per 256 elements d = max/-127 (max the element
+//	    of largest magnitude), q = min(127, nearest_even(x/d)), d kept as
+//	    float32, plus Σq per 16 elements.
+//
+// The quantised values are held in a struct-of-arrays (qvec) rather than in
+// ggml's byte blocks; the numbers are the same.
+
+// actFormat is the form of the activations a weight type's kernel reads.
+type actFormat uint8
+
+const (
+	actF32  actFormat = iota // raw float32 (F32, F16, BF16 weights)
+	actQ8_0                  // Q4_0, Q5_0, Q8_0 weights
+	actQ8_1                  // Q4_1, Q5_1 weights
+	actQ8K                   // Q2_K … Q8_K weights
+)
+
+// blockLen is the number of elements per activation block of the format.
+func (f actFormat) blockLen() int {
+	switch f {
+	case actQ8_0, actQ8_1:
+		return 32
+	case actQ8K:
+		return QK_K
+	}
+	return 1
+}
+
+// qvec is one token's activation vector in the form a kernel consumes.
+type qvec struct {
+	f    []float32 // actF32: x itself
+	qs   []int8    // quantised elements (len n)
+	d    []float32 // per block: scale (f16-rounded for Q8_0/Q8_1)
+	s    []float32 // actQ8_1, per block: f16(d·Σq)
+	sum  []int32   // actQ8_0/actQ8_1, per 32 block: Σq
+	bsum []int32   // actQ8K, per 16 elements: Σq
+}
+
+// qbuf is scratch for the quantised activations of several tokens.
+type qbuf struct {
+	qs              []int8
+	d, s            []float32
+	sum, bsum       []int32
+	format          actFormat
+	cols, blocks, n int
+}
+
+// reset sizes b for n tokens of cols elements in format f, reusing memory.
+func (b *qbuf) reset(f actFormat, n, cols int) {
+	b.format, b.cols, b.n = f, cols, n
+	if f == actF32 {
+		return
+	}
+	b.blocks = cols / f.blockLen()
+	b.qs = grow(b.qs, n*cols)
+	b.d = grow(b.d, n*b.blocks)
+	b.s = grow(b.s, n*b.blocks)
+	b.sum = grow(b.sum, n*b.blocks)
+	b.bsum = grow(b.bsum, n*cols/16)
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// token returns the view of token t's quantised activation (not for actF32).
+func (b *qbuf) token(t int) qvec {
+	c, nb := b.cols, b.blocks
+	return qvec{
+		qs:   b.qs[t*c : (t+1)*c],
+		d:    b.d[t*nb : (t+1)*nb],
+		s:    b.s[t*nb : (t+1)*nb],
+		sum:  b.sum[t*nb : (t+1)*nb],
+		bsum: b.bsum[t*c/16 : (t+1)*c/16],
+	}
+}
+
+// quantize fills v (sized for len(x)) from x in format f.
+func (v *qvec) quantize(f actFormat, x []float32) {
+	switch f {
+	case actQ8_0, actQ8_1:
+		for b := range v.d {
+			quantQ8Block(v, b, x[32*b:32*b+32])
+		}
+	case actQ8K:
+		for b := range v.d {
+			quantQ8KBlock(v, b, x[QK_K*b:QK_K*b+QK_K])
+		}
+	}
+}
+
+// quantQ8Block quantises block b of a Q8_0/Q8_1 activation.
+func quantQ8Block(v *qvec, b int, x []float32) {
+	d, id := q8Scale(x)
+	q := v.qs[32*b : 32*b+32]
+	sum := int32(0)
+	for j, xv := range x[:32] {
+		qj := int8(roundAway(xv * id))
+		q[j] = qj
+		sum += int32(qj)
+	}
+	v.d[b] = roundF16(d)
+	v.s[b] = roundF16(float32(sum) * d)
+	v.sum[b] = sum
+}
+
+// quantQ8KBlock quantises super-block b of a Q8_K activation.
+func quantQ8KBlock(v *qvec, b int, x []float32) {
+	q := v.qs[QK_K*b : QK_K*b+QK_K]
+	bs := v.bsum[16*b : 16*b+16]
+	var maxv, amax float32
+	nan := false
+	for _, xv := range x[:QK_K] {
+		if a := absf(xv); a > amax {
+			amax, maxv = a, xv
+		}
+		nan = nan || xv != xv
+	}
+	if amax == 0 || nan {
+		// All zero, or a NaN that nearest-int rounding would silently turn
+		// into 0: a NaN scale makes it poison the dot product instead.
+		clear(q)
+		clear(bs)
+		v.d[b] = 0
+		if nan {
+			v.d[b] = float32(math.NaN())
+		}
+		return
+	}
+	iscale := -127 / maxv
+	for j, xv := range x[:QK_K] {
+		q[j] = int8(min(127, nearestInt(iscale*xv)))
+	}
+	for g := range bs {
+		s := int32(0)
+		for _, qv := range q[16*g : 16*g+16] {
+			s += int32(qv)
+		}
+		bs[g] = s
+	}
+	v.d[b] = 1 / iscale
+}
