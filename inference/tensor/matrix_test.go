@@ -196,12 +196,14 @@ func TestMatVecBadShapesPanic(t *testing.T) {
 	p := NewPool(2)
 	defer p.Close()
 	cases := map[string]func(){
-		"short x":        func() { p.MatVec(make([]float32, 4), m, make([]float32, 63)) },
-		"short dst":      func() { p.MatVec(make([]float32, 3), m, make([]float32, 64)) },
-		"matmul n":       func() { p.MatMul(make([]float32, 8), m, make([]float32, 64), 2) },
-		"negative n":     func() { p.MatMul(nil, m, nil, -1) },
-		"no kernel":      func() { p.MatVec(make([]float32, 1), Matrix{Type: IQ2_XXS, Rows: 1, Cols: 256}, make([]float32, 256)) },
-		"truncated data": func() { p.MatVec(make([]float32, 4), Matrix{Type: Q4_0, Rows: 4, Cols: 64, Data: m.Data[:100]}, make([]float32, 64)) },
+		"short x":    func() { p.MatVec(make([]float32, 4), m, make([]float32, 63)) },
+		"short dst":  func() { p.MatVec(make([]float32, 3), m, make([]float32, 64)) },
+		"matmul n":   func() { p.MatMul(make([]float32, 8), m, make([]float32, 64), 2) },
+		"negative n": func() { p.MatMul(nil, m, nil, -1) },
+		"no kernel":  func() { p.MatVec(make([]float32, 1), Matrix{Type: IQ2_XXS, Rows: 1, Cols: 256}, make([]float32, 256)) },
+		"truncated data": func() {
+			p.MatVec(make([]float32, 4), Matrix{Type: Q4_0, Rows: 4, Cols: 64, Data: m.Data[:100]}, make([]float32, 64))
+		},
 	}
 	for name, f := range cases {
 		t.Run(name, func(t *testing.T) {
