@@ -4,25 +4,27 @@
 // logits, greedy ids and tokenization against llama.cpp, and benchmarks to
 // measure llama.cpp's speed on the same model.
 //
-// Identical calls are run once per process and cached (bench calls excepted:
-// they are measurements); at most MaxParallel node processes run at a time.
+// Requests go to long-lived `llamaref.mjs --serve` node processes (at most
+// MaxParallel, each answering one request at a time) that keep llama.cpp and
+// the models loaded. Identical calls are answered once per process and cached
+// (bench calls excepted: they are measurements).
 package llamaref
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// MaxParallel bounds how many node processes Run starts at once.
+// MaxParallel bounds how many requests (and node processes) run at once.
 const MaxParallel = 2
 
 // DefaultTimeout bounds a Run whose context has no deadline.
@@ -143,7 +145,7 @@ func cloneRows[T any](rows [][]T) [][]T {
 	return out
 }
 
-// call is one run of the CLI, shared by identical concurrent calls.
+// call is one request, shared by identical concurrent calls.
 type call struct {
 	done chan struct{}
 	res  *Result
@@ -151,28 +153,33 @@ type call struct {
 }
 
 var (
-	sem = make(chan struct{}, MaxParallel)
+	sem = make(chan struct{}, MaxParallel) // a slot per request in flight
 
-	mu    sync.Mutex           // guards calls and runs
-	calls = map[string]*call{} // finished (successful) and in-flight calls by key
-	runs  int                  // node processes started; read by tests
+	mu       sync.Mutex           // guards calls, idle, requests and started
+	calls    = map[string]*call{} // finished (successful) and in-flight calls by key
+	idle     []*worker            // workers waiting for a request
+	requests int                  // requests sent to node; read by tests
+	started  int                  // workers started; read by tests
 )
 
 // Run runs the CLI with args (the flags of llamaref.mjs, e.g. "--model", path,
 // "--steps", "40") and returns its parsed output. Prefer the "--flag=value"
 // form for values that may start with "-". Identical calls return a cached
-// copy, except in bench mode.
+// copy, except in bench mode; a changed model file is a new call.
 func Run(ctx context.Context, args ...string) (*Result, error) {
 	for _, a := range args {
 		if strings.IndexByte(a, 0) >= 0 {
 			return nil, errors.New("llamaref: argument holds a NUL byte")
 		}
 	}
+	args, stamp, err := normalize(args)
+	if err != nil {
+		return nil, err
+	}
 	if modeOf(args) == "bench" {
 		return execute(ctx, args)
 	}
-	wd, _ := os.Getwd() // relative model paths depend on it
-	key := wd + "\x00" + strings.Join(args, "\x00")
+	key := stamp + "\x00" + strings.Join(args, "\x00")
 	for {
 		mu.Lock()
 		c, ok := calls[key]
@@ -209,6 +216,41 @@ func Run(ctx context.Context, args ...string) (*Result, error) {
 	}
 }
 
+// normalize makes the --model path absolute (workers outlive working-dir
+// changes) and returns a stamp of the model file (size, mtime) for the
+// cache key. A missing file is left for the CLI to report.
+func normalize(args []string) ([]string, string, error) {
+	out := slices.Clone(args)
+	var model string
+	for i, a := range out {
+		var p *string
+		switch {
+		case a == "--model" && i+1 < len(out):
+			p = &out[i+1]
+		case strings.HasPrefix(a, "--model="):
+			v := strings.TrimPrefix(a, "--model=")
+			abs, err := filepath.Abs(v)
+			if err != nil {
+				return nil, "", fmt.Errorf("llamaref: model path: %w", err)
+			}
+			out[i], model = "--model="+abs, abs
+			continue
+		default:
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return nil, "", fmt.Errorf("llamaref: model path: %w", err)
+		}
+		*p, model = abs, abs
+	}
+	stamp := ""
+	if st, err := os.Stat(model); err == nil {
+		stamp = fmt.Sprintf("%d/%d", st.Size(), st.ModTime().UnixNano())
+	}
+	return out, stamp, nil
+}
+
 func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
@@ -227,7 +269,8 @@ func modeOf(args []string) string {
 	return mode
 }
 
-// execute starts node once, bounded by sem.
+// execute sends one request to an idle worker (or a new one), at most
+// MaxParallel at a time.
 func execute(ctx context.Context, args []string) (*Result, error) {
 	t, err := findTools()
 	if err != nil {
@@ -246,25 +289,39 @@ func execute(ctx context.Context, args []string) (*Result, error) {
 	defer func() { <-sem }()
 
 	mu.Lock()
-	runs++
+	var w *worker
+	if n := len(idle); n > 0 {
+		w, idle = idle[n-1], idle[:n-1]
+	}
+	requests++
 	mu.Unlock()
-
-	cmd := exec.CommandContext(ctx, t.node, append([]string{t.script}, args...)...)
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+	if w == nil {
+		if w, err = startWorker(t); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("llamaref %s: %w: %s", strings.Join(args, " "), err, tail(stderr.String(), 2000))
+		mu.Lock()
+		started++
+		mu.Unlock()
 	}
-	var res Result
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		return nil, fmt.Errorf("llamaref %s: bad output: %w (stdout starts %q)", strings.Join(args, " "), err, head(stdout.String(), 200))
+	res, healthy, err := w.do(ctx, args)
+	if healthy {
+		mu.Lock()
+		idle = append(idle, w)
+		mu.Unlock()
 	}
-	return &res, nil
+	return res, err
+}
+
+// Close stops the idle node workers; later calls start new ones. Workers
+// also end by themselves when this process exits.
+func Close() {
+	mu.Lock()
+	ws := idle
+	idle = nil
+	mu.Unlock()
+	for _, w := range ws {
+		w.close()
+	}
 }
 
 func tail(s string, n int) string {

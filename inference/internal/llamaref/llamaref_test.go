@@ -3,6 +3,7 @@ package llamaref
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -292,18 +293,66 @@ func TestBenchSmoke(t *testing.T) {
 		res.LlamaCppVersion, res.CPUBackend, res.PrefillTokS, res.DecodeTokS, res.TTFTms)
 }
 
+func counter(p *int) int {
+	mu.Lock()
+	defer mu.Unlock()
+	return *p
+}
+
+// Sequential calls reuse one node worker; a relative model path is resolved
+// against the caller's working dir, not the worker's.
+func TestWorkerReuse(t *testing.T) {
+	Require(t)
+	ctx := testContext(t)
+	Close()
+	before := counter(&started)
+	model := ModelPath("stories260K.gguf")
+	rel, err := filepath.Rel(filepath.Dir(filepath.Dir(model)), model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Tokenize(ctx, model, "reuse one", false); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(filepath.Dir(filepath.Dir(model)))
+	for _, text := range []string{"reuse two", "reuse three"} {
+		if _, err := Tokenize(ctx, rel, text, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := counter(&started) - before; n != 1 {
+		t.Errorf("3 sequential calls started %d workers, want 1", n)
+	}
+}
+
+// A cancelled request kills its worker; the next call gets a fresh one.
+func TestRunCancel(t *testing.T) {
+	Require(t)
+	ctx := testContext(t)
+	model := ModelPath("stories260K.gguf")
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	// 5000 greedy steps take seconds (over 0.3 ms each).
+	_, err := Run(short, "--model="+model, "--steps=5000", "--top=1")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want a deadline error", err)
+	}
+	res, err := Run(ctx, "--model="+model, "--steps=2", "--top=1", "--prompt=after cancel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.IDs) != 2 {
+		t.Errorf("ids %v after a cancelled call", res.IDs)
+	}
+}
+
 // Identical concurrent calls start node once and share the result; callers
 // get independent copies. Not parallel: no other test starts node meanwhile.
 func TestRunCaches(t *testing.T) {
 	Require(t)
 	ctx := testContext(t)
 	args := []string{"--model=" + ModelPath("stories260K.gguf"), "--steps=3", "--top=2", "--prompt=cache test"}
-	started := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return runs
-	}
-	before := started()
+	before := counter(&requests)
 	results := make([]*Result, 4)
 	errs := make([]error, 4)
 	var wg sync.WaitGroup
@@ -322,8 +371,8 @@ func TestRunCaches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := started() - before; n != 1 {
-		t.Errorf("started node %d times for 5 identical calls, want 1", n)
+	if n := counter(&requests) - before; n != 1 {
+		t.Errorf("sent %d requests to node for 5 identical calls, want 1", n)
 	}
 	for i, r := range append(results[1:], again) {
 		if len(r.IDs) != 3 || r.IDs[0] == -1 || r.Step0Logits[0] == 1e9 {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 )
 
 // ErrUnavailable is returned (wrapped) when node or the npm reference tools
@@ -62,8 +63,28 @@ type tools struct {
 	script string // llamaref.mjs
 }
 
-// findTools locates node, the CLI and its node-llama-cpp install.
+var (
+	toolsMu    sync.Mutex // guards toolsFound
+	toolsFound *tools     // the first successful lookup; workers keep using it
+)
+
+// findTools locates node, the CLI and its node-llama-cpp install. A found set
+// is remembered, so a later change of working dir does not lose it.
 func findTools() (tools, error) {
+	toolsMu.Lock()
+	defer toolsMu.Unlock()
+	if toolsFound != nil {
+		return *toolsFound, nil
+	}
+	t, err := lookTools()
+	if err != nil {
+		return tools{}, err
+	}
+	toolsFound = &t
+	return t, nil
+}
+
+func lookTools() (tools, error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return tools{}, fmt.Errorf("%w: node not in PATH: %v", ErrUnavailable, err)
