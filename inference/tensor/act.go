@@ -45,6 +45,7 @@ type qvec struct {
 	s    []float32 // actQ8_1, per block: f16(d·Σq)
 	sum  []int32   // actQ8_0/actQ8_1, per 32 block: Σq
 	bsum []int32   // actQ8K, per 16 elements: Σq
+	yw   []int64   // SWAR words, two per 8 elements (see dot_swar.go)
 }
 
 // qbuf is scratch for the quantised activations of several tokens.
@@ -52,6 +53,7 @@ type qbuf struct {
 	qs              []int8
 	d, s            []float32
 	sum, bsum       []int32
+	yw              []int64
 	format          actFormat
 	cols, blocks, n int
 }
@@ -68,6 +70,7 @@ func (b *qbuf) reset(f actFormat, n, cols int) {
 	b.s = grow(b.s, n*b.blocks)
 	b.sum = grow(b.sum, n*b.blocks)
 	b.bsum = grow(b.bsum, n*cols/16)
+	b.yw = grow(b.yw, n*cols/4)
 }
 
 func grow[T any](s []T, n int) []T {
@@ -86,6 +89,7 @@ func (b *qbuf) token(t int) qvec {
 		s:    b.s[t*nb : (t+1)*nb],
 		sum:  b.sum[t*nb : (t+1)*nb],
 		bsum: b.bsum[t*c/16 : (t+1)*c/16],
+		yw:   b.yw[t*c/4 : (t+1)*c/4],
 	}
 }
 
@@ -100,6 +104,9 @@ func (v *qvec) quantize(f actFormat, x []float32) {
 		for b := range v.d {
 			quantQ8KBlock(v, b, x[QK_K*b:QK_K*b+QK_K])
 		}
+	}
+	if f != actF32 {
+		packYWords(v.yw, v.qs)
 	}
 }
 
