@@ -254,7 +254,7 @@ func dotQ8_0(w []byte, a *qvec) float32 {
 
 // spreadBits moves bit i of b to bit 0 of byte i.
 func spreadBits(b uint8) uint64 {
-	x := uint64(b) * lowBits & 0x8040201008040201 // byte i keeps bit i
+	x := uint64(b) * lowBits & 0x8040201008040201  // byte i keeps bit i
 	return (x + 0x7f7f7f7f7f7f7f7f) >> 7 & lowBits // nonzero byte → 1
 }
 
