@@ -133,3 +133,26 @@ func TestWindowJSON(t *testing.T) {
 		t.Fatal("marshalling an invalid window must fail")
 	}
 }
+
+// FuzzParseWindow: any text parses or fails cleanly; what parses is valid and round-trips.
+func FuzzParseWindow(f *testing.F) {
+	for _, s := range []string{"Mon-Fri 23:00-07:00", "daily 00:00-24:00", "Fri-Mon 22:00-02:00", "sat,sun 9:30-18:00", "x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		w, err := ParseWindow(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadWindow) {
+				t.Fatalf("ParseWindow(%q) error %v does not wrap ErrBadWindow", s, err)
+			}
+			return
+		}
+		if err := w.Validate(); err != nil {
+			t.Fatalf("ParseWindow(%q) = invalid %+v: %v", s, w, err)
+		}
+		again, err := ParseWindow(w.String())
+		if err != nil || again != w {
+			t.Fatalf("round trip of %q via %q: %+v, %v", s, w.String(), again, err)
+		}
+	})
+}
