@@ -30,6 +30,7 @@ common:
 eval:
   --prompt TEXT | --prompt-ids 1,2,3      (default: empty prompt, BOS only)
   --no-bos           do not prepend BOS even if the model asks for it
+                     (--prompt-ids that already start with BOS get no second one)
   --special          parse special-token text in --prompt (e.g. "<s>")
   --steps N          greedy steps (default 16)
   --top K            size of step0_top (default 10)

@@ -109,6 +109,21 @@ type Result struct {
 	SystemInfo          string `json:"system_info"`
 }
 
+// maxCachedLogits bounds the logits of a result kept in the cache (64 MiB).
+const maxCachedLogits = 16 << 20
+
+// logitCount is how many logits r holds.
+func (r *Result) logitCount() int {
+	n := len(r.Step0Logits)
+	for _, row := range r.StepLogits {
+		n += len(row)
+	}
+	for _, row := range r.PromptLogits {
+		n += len(row)
+	}
+	return n
+}
+
 // clone returns a deep copy, so callers cannot change cached results.
 func (r *Result) clone() *Result {
 	c := *r
@@ -162,16 +177,11 @@ var (
 	started  int                  // workers started; read by tests
 )
 
-// Run runs the CLI with args (the flags of llamaref.mjs, e.g. "--model", path,
-// "--steps", "40") and returns its parsed output. Prefer the "--flag=value"
+// Run answers one llamaref.mjs command line (its flags, e.g. "--model", path,
+// "--steps", "40") and returns the parsed output. Prefer the "--flag=value"
 // form for values that may start with "-". Identical calls return a cached
 // copy, except in bench mode; a changed model file is a new call.
 func Run(ctx context.Context, args ...string) (*Result, error) {
-	for _, a := range args {
-		if strings.IndexByte(a, 0) >= 0 {
-			return nil, errors.New("llamaref: argument holds a NUL byte")
-		}
-	}
 	args, stamp, err := normalize(args)
 	if err != nil {
 		return nil, err
@@ -188,9 +198,9 @@ func Run(ctx context.Context, args ...string) (*Result, error) {
 			calls[key] = c
 			mu.Unlock()
 			c.res, c.err = execute(ctx, args)
-			if c.err != nil {
+			if c.err != nil || c.res.logitCount() > maxCachedLogits {
 				mu.Lock()
-				delete(calls, key) // retry failures on the next call
+				delete(calls, key) // retry failures; do not keep huge results
 				mu.Unlock()
 			}
 			close(c.done)
@@ -379,8 +389,7 @@ func Detokenize(ctx context.Context, model string, ids []int32, special bool) (s
 	return res.Text, nil
 }
 
-// TokenizeAll is Tokenize for many texts with one node start. The texts
-// travel in one argument, so their JSON must stay under 128 KiB.
+// TokenizeAll is Tokenize for many texts in one request.
 func TokenizeAll(ctx context.Context, model string, texts []string, special bool) ([][]int32, error) {
 	if texts == nil {
 		texts = []string{}
@@ -408,7 +417,7 @@ func TokenizeAll(ctx context.Context, model string, texts []string, special bool
 	return res.IDsList, nil
 }
 
-// DetokenizeAll is Detokenize for many id lists with one node start.
+// DetokenizeAll is Detokenize for many id lists in one request.
 func DetokenizeAll(ctx context.Context, model string, lists [][]int32, special bool) ([]string, error) {
 	parts := make([]string, len(lists))
 	for i, ids := range lists {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ type worker struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stdout *bufio.Reader
+	outR   *os.File // stdout's read end; ours, so Wait does not close it mid-read
 	stderr *tailWriter
 	exited chan struct{} // closed once the process is reaped
 	err    error         // how it exited; read after exited is closed
@@ -31,14 +33,18 @@ func startWorker(t tools) (*worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("llamaref: stdin pipe: %w", err)
 	}
-	stdout, err := cmd.StdoutPipe()
+	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("llamaref: stdout pipe: %w", err)
 	}
-	w := &worker{cmd: cmd, stdin: stdin, stdout: bufio.NewReaderSize(stdout, 1<<20),
+	w := &worker{cmd: cmd, stdin: stdin, stdout: bufio.NewReaderSize(outR, 1<<20), outR: outR,
 		stderr: &tailWriter{max: 8 << 10}, exited: make(chan struct{})}
+	cmd.Stdout = outW
 	cmd.Stderr = w.stderr
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	_ = outW.Close() // the child holds its own copy; closing ours cannot lose data
+	if err != nil {
+		_ = outR.Close() // nothing was read from it
 		return nil, fmt.Errorf("llamaref: start node: %w", err)
 	}
 	go func() {
@@ -52,12 +58,14 @@ func startWorker(t tools) (*worker, error) {
 func (w *worker) kill() {
 	_ = w.cmd.Process.Kill() // fails only when it already exited
 	<-w.exited
+	_ = w.outR.Close() // may already be closed by an earlier kill
 }
 
 // close ends the process by closing its stdin, as a finished caller would.
 func (w *worker) close() {
 	_ = w.stdin.Close() // the process then exits; nothing to report
 	<-w.exited
+	_ = w.outR.Close() // may already be closed by an earlier kill
 }
 
 // reply is one answer line of the --serve protocol.
