@@ -3,6 +3,7 @@ package p2p
 import (
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -35,6 +36,10 @@ type Config struct {
 	// TCP addresses are used: libp2p's private networks (pnet) protect raw
 	// byte streams, and QUIC has no PSK support, so QUIC is switched off.
 	ListenAddrs []string
+	// NoAnnounce lists CIDR ranges (e.g. "172.17.0.0/16" for a Docker
+	// bridge) whose addresses this host listens on but never advertises to
+	// peers (identify, DHT records, mDNS).
+	NoAnnounce []string
 	// BootstrapPeers are full multiaddrs (with /p2p/<id>) dialed by Bootstrap.
 	BootstrapPeers []string
 	// PrivateSwarmKey, when set, restricts the host to a private swarm of
@@ -151,6 +156,11 @@ func (c Config) Validate() error {
 	for _, s := range c.ListenAddrs {
 		if _, err := ma.NewMultiaddr(s); err != nil {
 			return fmt.Errorf("%w: listen address %q: %w", ErrInvalidConfig, s, err)
+		}
+	}
+	for _, s := range c.NoAnnounce {
+		if _, _, err := net.ParseCIDR(s); err != nil {
+			return fmt.Errorf("%w: no-announce range: %w", ErrInvalidConfig, err)
 		}
 	}
 	if err := validatePeerAddrs("bootstrap peer", c.BootstrapPeers); err != nil {

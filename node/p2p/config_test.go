@@ -44,6 +44,8 @@ func TestConfigValidate(t *testing.T) {
 		{"zero trim interval", func(c *p2p.Config) { c.ConnMgr.TrimInterval = 0 }, "trim interval"},
 		{"memory without fd", func(c *p2p.Config) { c.Limits.MaxMemory = 1 << 30 }, "MaxMemory and MaxFD"},
 		{"bad stream limit", func(c *p2p.Config) { c.Limits.Protocols[p2p.ShardProtocol] = p2p.StreamLimit{Inbound: 1} }, "stream limit"},
+		{"no-announce ok", func(c *p2p.Config) { c.NoAnnounce = []string{"172.17.0.0/16", "fd00::/8"} }, ""},
+		{"no-announce bad", func(c *p2p.Config) { c.NoAnnounce = []string{"172.17.0.0"} }, "no-announce"},
 		{"zero bootstrap interval", func(c *p2p.Config) { c.BootstrapInterval = 0 }, "bootstrap interval"},
 	}
 	for _, tt := range tests {

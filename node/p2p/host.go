@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -55,6 +56,13 @@ func New(ctx context.Context, cfg Config, key crypto.PrivKey, logger *slog.Logge
 	}
 	log := logger.With("sub", "p2p")
 	hk := &hooks{holePunch: &holePunchTracer{log: log}}
+	for _, s := range cfg.NoAnnounce {
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			return nil, fmt.Errorf("no-announce range: %w", err)
+		}
+		hk.noAnnounce = append(hk.noAnnounce, n)
+	}
 	if len(cfg.StaticRelays) > 0 {
 		relays := make([]peer.AddrInfo, 0, len(cfg.StaticRelays))
 		for _, s := range cfg.StaticRelays {

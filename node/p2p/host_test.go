@@ -220,20 +220,31 @@ func TestBootstrapAndServe(t *testing.T) {
 }
 
 func TestConnManagerTrimsAboveHighWatermark(t *testing.T) {
+	// The grace period keeps new connections from being trimmed while the
+	// peers connect, so the first trim sees all of them at once.
+	const grace = 4 * time.Second
 	hub := p2ptest.NewHost(t, func(c *p2p.Config) {
-		c.ConnMgr = p2p.ConnMgrConfig{Low: 2, High: 4, Grace: 0, TrimInterval: 100 * time.Millisecond}
+		c.ConnMgr = p2p.ConnMgrConfig{Low: 2, High: 4, Grace: grace, TrimInterval: 100 * time.Millisecond}
 	})
 	const n = 8
 	peers := make([]*p2p.Host, n)
 	for i := range peers {
 		peers[i] = p2ptest.NewHost(t, nil)
-		p2ptest.Connect(t, peers[i], hub)
 	}
-	protected := peers[n-1].ID()
+	start := time.Now()
+	for _, p := range peers {
+		p2ptest.Connect(t, p, hub)
+	}
+	protected := peers[0].ID()
 	hub.Raw().ConnManager().Protect(protected, "test")
 	connected := func() int { return len(hub.Raw().Network().Peers()) }
-	p2ptest.Eventually(t, 10*time.Second, "connection count trimmed to the low watermark", func() bool {
-		return connected() <= 2
+	if time.Since(start) < grace && connected() != n {
+		t.Fatalf("%d peers connected during the grace period, want %d", connected(), n)
+	}
+	// libp2p trims unprotected peers down to the low watermark (2); the
+	// protected peer comes on top.
+	p2ptest.Eventually(t, 20*time.Second, "connections trimmed to the low watermark", func() bool {
+		return connected() <= 3
 	})
 	if hub.Raw().Network().Connectedness(protected) != network.Connected {
 		t.Fatal("protected peer was trimmed")

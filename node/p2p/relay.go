@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/proto"
 	"github.com/libp2p/go-libp2p/p2p/protocol/holepunch"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // Reservation is a slot held on a circuit relay v2: peers reach this host
@@ -42,16 +44,48 @@ type HolePunchStats struct {
 
 // hooks lets options built before the host exists reach it afterwards.
 type hooks struct {
-	host      atomic.Pointer[host.Host]
-	keeper    *reservationKeeper // nil without static relays
-	holePunch *holePunchTracer
+	host       atomic.Pointer[host.Host]
+	keeper     *reservationKeeper // nil without static relays
+	holePunch  *holePunchTracer
+	noAnnounce []*net.IPNet
 }
 
+// addrsFactory shapes the addresses the host advertises: it drops direct
+// addresses in NoAnnounce ranges and adds circuit addresses through relays
+// holding a reservation for us.
 func (hk *hooks) addrsFactory(addrs []ma.Multiaddr) []ma.Multiaddr {
-	if hk.keeper == nil {
-		return addrs
+	if len(hk.noAnnounce) > 0 {
+		addrs = slices.DeleteFunc(slices.Clone(addrs), hk.hidden)
 	}
-	return append(addrs, hk.keeper.circuitAddrs()...)
+	if hk.keeper != nil {
+		addrs = append(addrs, hk.keeper.circuitAddrs()...)
+	}
+	return addrs
+}
+
+func (hk *hooks) hidden(a ma.Multiaddr) bool {
+	if isCircuitAddr(a) {
+		return false
+	}
+	ip, err := manet.ToIP(a)
+	if err != nil {
+		return false
+	}
+	for _, n := range hk.noAnnounce {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func isCircuitAddr(a ma.Multiaddr) bool {
+	for _, c := range a {
+		if c.Code() == ma.P_CIRCUIT {
+			return true
+		}
+	}
+	return false
 }
 
 // relayCandidates is autorelay's peer source: connected peers that speak the
