@@ -41,7 +41,8 @@ var (
 // unset from well-known token texts, marks them as control tokens, and marks
 // control tokens whose text contains "unused" as unused. Where a vocabulary
 // holds several candidates, llama.cpp takes whichever its hash map yields
-// first; here the lowest id wins.
+// first; here the text listed first wins (for Phi-3, <|end|> rather than
+// <|endoftext|>, which is also what llama.cpp ends up with).
 func (t *Tokenizer) detectSpecialByText() {
 	slots := []struct {
 		id    *int32
@@ -67,15 +68,14 @@ func (t *Tokenizer) detectSpecialByText() {
 	}
 }
 
-// firstTokenOf returns the lowest id whose text is one of texts.
+// firstTokenOf returns the id of the first of texts in the vocabulary.
 func (t *Tokenizer) firstTokenOf(texts []string) int32 {
-	best := None
 	for _, s := range texts {
-		if id, ok := t.ids[s]; ok && (best == None || id < best) {
-			best = id
+		if id, ok := t.ids[s]; ok {
+			return id
 		}
 	}
-	return best
+	return None
 }
 
 // buildEOG collects the tokens that end generation.

@@ -67,12 +67,12 @@ type Tokenizer struct {
 	fim                                   fimIDs // fill-in-the-middle: pre, suf, mid, pad, rep, sep
 	eog                                   map[int32]struct{}
 
-	addBOS, addEOS      bool
-	addSpacePrefix      bool
-	ignoreMerges        bool
-	cleanSpaces         bool
-	escapeWhitespaces   bool
-	removeExtraSpaces   bool
+	addBOS, addEOS    bool
+	addSpacePrefix    bool
+	ignoreMerges      bool
+	cleanSpaces       bool
+	escapeWhitespaces bool
+	removeExtraSpaces bool
 }
 
 // VocabSize is the number of tokens in the vocabulary.
