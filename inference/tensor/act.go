@@ -8,7 +8,8 @@ import "math"
 //
 //	Q8_0 (for Q4_0, Q5_0, Q8_0): per 32 elements d = amax/127,
 //	    q = roundf(x·(1/d)); d is then rounded through f16 as ggml stores it.
-//	Q8_1 (for Q4_1, Q5_1): as Q8_0, plus s = f16(Σq · d) with the unrounded d.
+//	Q8_1 (for Q4_1, Q5_1): as Q8_0, plus s = f16(Σq · d) with the unrounded d
+//	    (so where d flushes to zero in f16, a weight's min still meets Σx).
 //	Q8_K (for the k-quants): per 256 elements d = max/-127 (max the element
 //	    of largest magnitude), q = min(127, nearest_even(x/d)), d kept as
 //	    float32, plus Σq per 16 elements.

@@ -143,20 +143,36 @@ func TestKernelsMatchReference(t *testing.T) {
 
 // actErrorBound bounds |Σ w_i·(x_i - x̂_i)| for x̂ the activation as
 // quantised: each element is off by at most half its block scale, plus the
-// f16 rounding of the scale (Q8_0/Q8_1), plus float rounding in the sums.
-func actErrorBound(typ Type, w, x []float32, a *qvec) float64 {
+// f16 rounding of the scale (relative 2^-11, or absolute 2^-25 per level
+// where the scale is an f16 subnormal; all of x when it flushed to zero),
+// plus float rounding in the sums and underflow of tiny products. Q4_1 and
+// Q5_1 add their min times the activation's s = f16(d·Σq), which ggml
+// computes from the unrounded d: where the rounded d differs (most of all
+// when it flushes to zero) that term differs from min·Σx̂ by |m·(s - d·Σq)|.
+func actErrorBound(typ Type, row []byte, w, x []float32, a *qvec) float64 {
 	var bound, mag float64
 	bl := kernels[typ].act.blockLen()
 	for i := range w {
-		e := 2 * float64(math.Abs(float64(x[i]))) * 0x1p-23
+		ax := math.Abs(float64(x[i]))
+		e := 2 * ax * 0x1p-23
 		if bl > 1 {
 			d := math.Abs(float64(a.d[i/bl]))
-			e = d/2 + math.Abs(float64(x[i]))*0x1p-10 + d*0x1p-10
+			e = d/2 + ax*0x1p-10 + d*0x1p-10 + 128*0x1p-25
+			if d == 0 {
+				e = ax
+			}
 		}
 		bound += math.Abs(float64(w[i])) * e
 		mag += math.Abs(float64(w[i]) * float64(x[i]))
 	}
-	return bound + float64(len(w)/bl+16)*0x1p-22*(mag+bound)
+	if typ == Q4_1 || typ == Q5_1 {
+		size := typ.TypeSize()
+		for b := range a.d {
+			m := float64(f16At(row[b*size+2:]))
+			bound += math.Abs(m * (float64(a.s[b]) - float64(a.d[b])*float64(a.sum[b])))
+		}
+	}
+	return bound + float64(len(w)/bl+16)*0x1p-22*(mag+bound) + float64(len(w)+1)*0x1p-149
 }
 
 // TestDotRowAccuracy compares DotRow with a float64 dot product of the
@@ -185,7 +201,7 @@ func TestDotRowAccuracy(t *testing.T) {
 					exact += float64(w[i]) * float64(x[i])
 				}
 				a, _ := quantizeAct(typ, x)
-				if d, b := math.Abs(float64(got)-exact), actErrorBound(typ, w, x, &a); d > b {
+				if d, b := math.Abs(float64(got)-exact), actErrorBound(typ, row, w, x, &a); d > b {
 					t.Fatalf("DotRow = %v, exact %v: error %g > bound %g", got, exact, d, b)
 				}
 			}
