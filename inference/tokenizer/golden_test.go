@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/hearth-p2p/hearth/inference/gguf"
 	"github.com/hearth-p2p/hearth/inference/internal/testmodels"
 )
 
@@ -17,6 +19,7 @@ import (
 // from llama.cpp (node-llama-cpp) itself.
 type golden struct {
 	Model     string            `json:"model"`
+	Set       map[string]any    `json:"set"` // metadata replaced in Model, for variants
 	VocabSize int               `json:"vocabSize"`
 	BOS       *int32            `json:"bos"`
 	EOS       *int32            `json:"eos"`
@@ -48,7 +51,11 @@ var goldenModels = []string{
 
 func readGolden(t *testing.T, model string) *golden {
 	t.Helper()
-	name := strings.TrimSuffix(filepath.Base(model), ".gguf") + ".json"
+	return readGoldenFile(t, strings.TrimSuffix(filepath.Base(model), ".gguf")+".json", model)
+}
+
+func readGoldenFile(t *testing.T, name, model string) *golden {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "golden", name))
 	if err != nil {
 		t.Fatal(err)
@@ -85,28 +92,107 @@ func sameText(got, want string) bool {
 func TestGoldenEncode(t *testing.T) {
 	for _, model := range goldenModels {
 		t.Run(model, func(t *testing.T) {
-			g := readGolden(t, model)
-			tk := load(t, model)
-			aborts := 0
-			for i, c := range g.Cases {
-				got := tk.Encode(c.Text, false, c.Special)
-				if c.Aborts {
-					aborts++
-					checkAbortCase(t, tk, c, got)
-					continue
-				}
-				if !slices.Equal(got, c.IDs) {
-					t.Errorf("case %d %q special=%v:\n got %v\nwant %v", i, c.Text, c.Special, got, c.IDs)
-				}
-				if d := tk.Decode(c.IDs); !sameText(d, c.Decoded) {
-					t.Errorf("case %d: Decode = %q, want %q", i, d, c.Decoded)
-				}
-				if d := tk.DecodeSpecial(c.IDs); !sameText(d, c.DecodedSpecial) {
-					t.Errorf("case %d: DecodeSpecial = %q, want %q", i, d, c.DecodedSpecial)
-				}
-			}
-			t.Logf("%d cases, %d on which llama.cpp aborts", len(g.Cases), aborts)
+			checkCases(t, load(t, model), readGolden(t, model))
 		})
+	}
+}
+
+// TestGoldenVariants runs the golden prompts on vocabularies with some
+// metadata replaced (another pre-tokenizer, no space prefix), built here the
+// way testdata/gen/variant built them for llama.cpp.
+func TestGoldenVariants(t *testing.T) {
+	names, err := filepath.Glob(filepath.Join("testdata", "golden", "*@*.json"))
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no variant goldens: %v", err)
+	}
+	for _, path := range names {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var base struct {
+				Model string `json:"model"`
+			}
+			if err := json.Unmarshal(data, &base); err != nil {
+				t.Fatal(err)
+			}
+			g := readGoldenFile(t, name, base.Model)
+			tk := variant(t, g.Model, g.Set)
+			checkCases(t, tk, g)
+			checkSpecialIDs(t, tk, g)
+		})
+	}
+}
+
+// variant builds the tokenizer of a shared model with metadata replaced.
+func variant(t *testing.T, model string, set map[string]any) *Tokenizer {
+	t.Helper()
+	f, err := gguf.Open(testmodels.Path(t, model))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := gguf.NewWriter()
+	w.CopyKV(f.Header)
+	for k, v := range set {
+		w.Set(k, v)
+	}
+	var buf bytes.Buffer
+	if _, err := w.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	h, err := gguf.ParseHeader(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := FromGGUF(h)
+	if err != nil {
+		t.Fatalf("variant %v of %s: %v", set, model, err)
+	}
+	return tk
+}
+
+func checkCases(t *testing.T, tk *Tokenizer, g *golden) {
+	t.Helper()
+	aborts := 0
+	for i, c := range g.Cases {
+		got := tk.Encode(c.Text, false, c.Special)
+		if c.Aborts {
+			aborts++
+			checkAbortCase(t, tk, c, got)
+			continue
+		}
+		if !slices.Equal(got, c.IDs) {
+			t.Errorf("case %d %q special=%v:\n got %v\nwant %v", i, c.Text, c.Special, got, c.IDs)
+		}
+		if d := tk.Decode(c.IDs); !sameText(d, c.Decoded) {
+			t.Errorf("case %d: Decode = %q, want %q", i, d, c.Decoded)
+		}
+		if d := tk.DecodeSpecial(c.IDs); !sameText(d, c.DecodedSpecial) {
+			t.Errorf("case %d: DecodeSpecial = %q, want %q", i, d, c.DecodedSpecial)
+		}
+	}
+	t.Logf("%d cases, %d on which llama.cpp aborts", len(g.Cases), aborts)
+}
+
+// checkSpecialIDs compares BOS, EOS, EOT, NL and the end-of-generation set.
+func checkSpecialIDs(t *testing.T, tk *Tokenizer, g *golden) {
+	t.Helper()
+	for _, c := range []struct {
+		name      string
+		got, want int32
+	}{
+		{"BOS", tk.BOS(), orNone(g.BOS)}, {"EOS", tk.EOS(), orNone(g.EOS)},
+		{"EOT", tk.EOT(), orNone(g.EOT)}, {"NL", tk.NL(), orNone(g.NL)},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+	if got := tk.EOG(); !slices.Equal(got, g.EOG) {
+		t.Errorf("EOG = %v, want %v", got, g.EOG)
 	}
 }
 
@@ -135,20 +221,7 @@ func TestGoldenVocab(t *testing.T) {
 			if tk.VocabSize() != g.VocabSize {
 				t.Fatalf("VocabSize = %d, want %d", tk.VocabSize(), g.VocabSize)
 			}
-			for _, c := range []struct {
-				name      string
-				got, want int32
-			}{
-				{"BOS", tk.BOS(), orNone(g.BOS)}, {"EOS", tk.EOS(), orNone(g.EOS)},
-				{"EOT", tk.EOT(), orNone(g.EOT)}, {"NL", tk.NL(), orNone(g.NL)},
-			} {
-				if c.got != c.want {
-					t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
-				}
-			}
-			if got := tk.EOG(); !slices.Equal(got, g.EOG) {
-				t.Errorf("EOG = %v, want %v", got, g.EOG)
-			}
+			checkSpecialIDs(t, tk, g)
 			for id := range tk.VocabSize() {
 				want := uint16(attrNormal)
 				if a, ok := g.Attrs[strconv.Itoa(id)]; ok {

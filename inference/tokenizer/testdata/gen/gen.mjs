@@ -1,7 +1,7 @@
 // Generates the tokenizer golden files in ../golden from llama.cpp itself,
 // as shipped by node-llama-cpp in .ci/tools. Run by hand from anywhere:
 //
-//	node inference/tokenizer/testdata/gen/gen.mjs
+//	node inference/tokenizer/testdata/gen/gen.mjs [--only NAME-SUBSTRING]
 //
 // The Go tests read the committed JSON, so they need neither node nor this
 // script. For every model it records, for each prompt and for
@@ -17,6 +17,7 @@
 
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -40,6 +41,22 @@ const models = [
     "vocab/ggml-vocab-llama-spm.gguf",
     "vocab/ggml-vocab-phi-3.gguf",
     "vocab/ggml-vocab-gpt-2.gguf",
+];
+
+// Variants: a base vocabulary with some metadata replaced (written by
+// ./variant), to reach pre-tokenizers and flags no shared model uses. Their
+// goldens hold the cases and special ids only.
+const variants = [
+    ...["default", "llama-bpe", "dbrx", "qwen2", "smollm", "tekken"].map((pre) => ({
+        name: `ggml-vocab-gpt-2@${pre}`,
+        base: "vocab/ggml-vocab-gpt-2.gguf",
+        set: { "tokenizer.ggml.pre": pre },
+    })),
+    {
+        name: "ggml-vocab-llama-spm@no-space-prefix",
+        base: "vocab/ggml-vocab-llama-spm.gguf",
+        set: { "tokenizer.ggml.add_space_prefix": false },
+    },
 ];
 
 // Prompts chosen to reach the corners of both tokenizers.
@@ -120,7 +137,7 @@ function allCases() {
 async function openModel(model) {
     const { getLlama, LlamaLogLevel } = await import(path.join(nlcDir, "dist", "index.js"));
     const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
-    return llama.loadModel({ modelPath: path.join(modelsDir, model), vocabOnly: true });
+    return llama.loadModel({ modelPath: path.resolve(modelsDir, model), vocabOnly: true });
 }
 
 function emit(obj) {
@@ -196,37 +213,55 @@ function format(golden) {
     return "{\n" + Object.entries(golden).map(field).join(",\n") + "\n}\n";
 }
 
-async function parent() {
-    const nlcVersion = JSON.parse(fs.readFileSync(path.join(nlcDir, "package.json"), "utf8")).version;
+// generate writes the golden file of one model (a path below modelsDir, or
+// an absolute path for a variant); extra fields go in first.
+function generate(model, name, extra, withMeta) {
     const cases = allCases();
+    const meta = runChild(["--meta", model]);
+    if (!meta.ok || meta.lines.length !== 1) throw new Error(`meta of ${model} failed:\n${meta.stderr}`);
+    const results = [];
+    for (let start = 0; start < cases.length;) {
+        const r = runChild(["--cases", model, String(start)]);
+        results.push(...r.lines);
+        const next = r.lines.length ? r.lines[r.lines.length - 1].index + 1 : start;
+        if (r.ok) break;
+        results.push({ index: next, ...cases[next], aborts: true });
+        console.error(`${name}: llama.cpp aborted on case ${next} ${JSON.stringify(cases[next].text)}`);
+        start = next + 1;
+    }
+    const { meta: _, attrs, single, ...ids } = meta.lines[0];
+    const golden = { ...extra, ...ids, ...(withMeta ? { attrs, single } : {}) };
+    golden.cases = results.map(({ index, ...rest }) => rest);
+    fs.writeFileSync(path.join(outDir, name + ".json"), format(golden));
+    console.error(`${name}.json: ${results.length} cases`);
+}
+
+function parent(only) {
+    const nlcVersion = JSON.parse(fs.readFileSync(path.join(nlcDir, "package.json"), "utf8")).version;
+    const generator = `node-llama-cpp ${nlcVersion} (llama.cpp), inference/tokenizer/testdata/gen/gen.mjs`;
     fs.mkdirSync(outDir, { recursive: true });
     for (const model of models) {
-        const meta = runChild(["--meta", model]);
-        if (!meta.ok || meta.lines.length !== 1) throw new Error(`meta of ${model} failed:\n${meta.stderr}`);
-        const results = [];
-        for (let start = 0; start < cases.length;) {
-            const r = runChild(["--cases", model, String(start)]);
-            results.push(...r.lines);
-            const next = r.lines.length ? r.lines[r.lines.length - 1].index + 1 : start;
-            if (r.ok) break;
-            results.push({ index: next, ...cases[next], aborts: true });
-            console.error(`${model}: llama.cpp aborted on case ${next} ${JSON.stringify(cases[next].text)}`);
-            start = next + 1;
+        const name = path.basename(model, ".gguf");
+        if (only && !name.includes(only)) continue;
+        generate(model, name, { model, generator }, true);
+    }
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-variants-"));
+    try {
+        for (const v of variants) {
+            if (only && !v.name.includes(only)) continue;
+            const file = path.join(tmp, v.name + ".gguf");
+            const r = spawnSync("go", ["run", "./inference/tokenizer/testdata/gen/variant",
+                "-in", path.join(modelsDir, v.base), "-out", file, "-set", JSON.stringify(v.set)],
+            { cwd: root, encoding: "utf8" });
+            if (r.status !== 0) throw new Error(`variant ${v.name}: ${r.stderr}`);
+            generate(file, v.name, { model: v.base, set: v.set, generator }, false);
         }
-        const golden = {
-            model,
-            generator: `node-llama-cpp ${nlcVersion} (llama.cpp), inference/tokenizer/testdata/gen/gen.mjs`,
-            ...meta.lines[0],
-            cases: results.map(({ index, ...rest }) => rest),
-        };
-        delete golden.meta;
-        const name = path.basename(model, ".gguf") + ".json";
-        fs.writeFileSync(path.join(outDir, name), format(golden));
-        console.error(`${name}: ${results.length} cases, ${golden.single.length} single tokens`);
+    } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
     }
 }
 
 const [mode, model, start] = process.argv.slice(2);
 if (mode === "--cases") await childCases(model, Number(start));
 else if (mode === "--meta") await childMeta(model);
-else await parent();
+else parent(mode === "--only" ? model : undefined);
