@@ -41,6 +41,11 @@ func (c Chain) Forward(ctx context.Context, pos int, tokens []int32) ([]float32,
 // cuts [2, 4] on a 6-layer model gives [0,2), [2,4), [4,6). No cuts gives one
 // stage with every layer.
 func (m *Model) Split(cuts []int, pool *tensor.Pool) ([]*Stage, error) {
+	for _, c := range cuts {
+		if c <= 0 || c >= m.NumLayers {
+			return nil, fmt.Errorf("split: cut at layer %d is outside (0,%d)", c, m.NumLayers)
+		}
+	}
 	bounds := append(append([]int{0}, cuts...), m.NumLayers)
 	stages := make([]*Stage, 0, len(bounds)-1)
 	for i := 0; i+1 < len(bounds); i++ {

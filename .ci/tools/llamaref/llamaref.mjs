@@ -38,6 +38,7 @@ eval:
   --prompt-logits    also print the full logits at every prompt position
   --ctx N            context size (default 512; grown to fit prompt+steps)
   --batch N          batch size (default: ctx; always >= the prompt length)
+  --sequential       evaluate the prompt one token at a time (as decoding does)
   --kv-type T        KV cache type: f32|f16|q8_0|... (default f32)
   --seed N           sampler seed (default 1; greedy does not use it)
 
@@ -87,6 +88,7 @@ function parseCLI(argv) {
                 threads: { type: "string" },
                 ctx: { type: "string" },
                 batch: { type: "string" },
+                sequential: { type: "boolean" },
                 "kv-type": { type: "string" },
                 seed: { type: "string" },
                 "step-logits": { type: "boolean", default: false },

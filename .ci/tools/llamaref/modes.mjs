@@ -82,7 +82,16 @@ async function evalInContext(values, { llama, model, context, promptIds, addBos,
         if (!last && !wantPromptLogits) return id;
         return [id, { generateNext: { logits: true, token: last, options: sample } }];
     });
-    const res = await seq.controlledEvaluate(input);
+    // --sequential feeds the prompt one token per evaluation, as decoding
+    // does; llama.cpp's batched kernels for some formats round differently
+    // from its single-token ones.
+    let res;
+    if (values.sequential) {
+        res = [];
+        for (const item of input) res.push((await seq.controlledEvaluate([item]))[0]);
+    } else {
+        res = await seq.controlledEvaluate(input);
+    }
     const promptLogits = wantPromptLogits
         ? promptIds.map((_, i) => denseLogits(res[i]?.next?.logits, `prompt position ${i}`))
         : null;
