@@ -24,8 +24,9 @@ type Pool struct {
 	mu     sync.Mutex // serialises calls; guards everything below
 	closed bool
 	job    job
-	buf    qbuf   // quantised activations of the current call
-	acts   []qvec // per token: its view of buf, or of x for float kernels
+	buf    qbuf        // quantised activations of the current call
+	acts   []qvec      // per token: its view of buf, or of x for float kernels
+	rowBuf [][]float32 // per worker id (0 = caller): a decoded float row
 }
 
 // job describes the current call to the workers. It is written by the
@@ -56,8 +57,9 @@ func NewPool(threads int) *Pool {
 		threads = runtime.NumCPU()
 	}
 	p := &Pool{threads: threads, wake: make(chan struct{}, threads)}
-	for range threads - 1 {
-		go p.helper()
+	p.rowBuf = make([][]float32, threads)
+	for id := 1; id < threads; id++ {
+		go p.helper(id)
 	}
 	return p
 }
@@ -75,9 +77,9 @@ func (p *Pool) Close() {
 	}
 }
 
-func (p *Pool) helper() {
+func (p *Pool) helper(id int) {
 	for range p.wake {
-		p.work()
+		p.work(id)
 		p.done.Done()
 	}
 }
@@ -141,7 +143,7 @@ func (p *Pool) MatMul(dst []float32, w Matrix, x []float32, n int) {
 	} else {
 		j.chunks = chunks
 		for c := range chunks {
-			p.runChunk(c)
+			p.runChunk(c, 0)
 		}
 	}
 }
@@ -160,25 +162,26 @@ func (p *Pool) run(chunks int) {
 	for range helpers {
 		p.wake <- struct{}{}
 	}
-	p.work()
+	p.work(0)
 	p.done.Wait()
 }
 
-// work claims and runs chunks until none are left.
-func (p *Pool) work() {
+// work claims and runs chunks until none are left; id names the worker's
+// scratch.
+func (p *Pool) work(id int) {
 	j := &p.job
 	for {
 		c := int(j.next.Add(1) - 1)
 		if c >= j.chunks {
 			return
 		}
-		p.runChunk(c)
+		p.runChunk(c, id)
 	}
 }
 
 // runChunk runs chunk c of the current step: token c's quantisation, or
 // the dot products of a range of rows with every token.
-func (p *Pool) runChunk(c int) {
+func (p *Pool) runChunk(c, id int) {
 	j := &p.job
 	if j.quantize {
 		p.quantizeToken(c)
@@ -188,6 +191,21 @@ func (p *Pool) runChunk(c int) {
 	r0 := c * j.rowsPer
 	r1 := min(r0+j.rowsPer, w.Rows)
 	acts := p.acts[:j.n]
+	if j.k.act == actF32 && j.n > 1 {
+		// Decode each float row once and reuse it for every token: the
+		// float kernels are "decode exactly, then DotF32", so this is the
+		// same arithmetic.
+		buf := grow(p.rowBuf[id], w.Cols)
+		p.rowBuf[id] = buf
+		dec := decoders[w.Type]
+		for r := r0; r < r1; r++ {
+			dec(buf, w.Data[r*rb:(r+1)*rb])
+			for t := range acts {
+				j.dst[t*w.Rows+r] = DotF32(buf, acts[t].f)
+			}
+		}
+		return
+	}
 	for t0 := 0; t0 < j.n; t0 += tokenTile {
 		t1 := min(t0+tokenTile, j.n)
 		for r := r0; r < r1; r++ {
