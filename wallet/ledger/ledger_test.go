@@ -220,7 +220,7 @@ func TestApplyPayment(t *testing.T) {
 	}
 	payer := receipt.PublicKey(f.consumer.PublicKey())
 	pay := func(n byte, amount uint64, mint receipt.PublicKey, ds [][32]byte) Payment {
-		return Payment{Signature: [64]byte{n}, Payer: payer, Mint: mint, Amount: amount, Digests: ds, Time: f.clock.now()}
+		return Payment{Signature: [64]byte{n}, Payer: payer, Received: map[receipt.PublicKey]uint64{mint: amount}, Digests: ds, Time: f.clock.now()}
 	}
 	steps := []struct {
 		name    string
@@ -234,7 +234,8 @@ func TestApplyPayment(t *testing.T) {
 		{"replay of the same tx", nil, pay(2, 150, sol, digests(a1, b1)), OutcomeSettled, 150},
 		{"same receipts paid again", nil, pay(3, 150, sol, digests(a1, b1)), OutcomeNothingDue, 150},
 		{"unknown receipts", nil, pay(4, 500, sol, [][32]byte{{1}, {2}}), OutcomeUnknown, 150},
-		{"sol for a token receipt", nil, pay(5, 500, sol, digests(tok)), OutcomeWrongMint, 150},
+		{"sol for a token receipt", nil, pay(5, 500, sol, digests(tok)), OutcomeInsufficient, 150},
+		{"mixed currencies", nil, pay(10, 500, sol, digests(tok, a1)), OutcomeWrongMint, 150},
 		{"increment short", func() { mustAccept(t, l, f, a2) }, pay(6, 79, sol, digests(a2)), OutcomeInsufficient, 150},
 		{"increment exact", nil, pay(7, 80, sol, digests(a2)), OutcomeSettled, 230},
 		{"token paid", nil, pay(8, 7, mint, digests(tok)), OutcomeSettled, 230},
@@ -296,7 +297,7 @@ func TestNonPayersAndEarningsPerDay(t *testing.T) {
 		t.Fatalf("check credit of a banned consumer: %v", err)
 	}
 	// Paying everything lifts the ban.
-	if o, err := l.ApplyPayment(Payment{Signature: [64]byte{1}, Mint: sol, Amount: 30, Digests: digests(r2)}); err != nil || o != OutcomeSettled {
+	if o, err := l.ApplyPayment(Payment{Signature: [64]byte{1}, Received: map[receipt.PublicKey]uint64{sol: 30}, Digests: digests(r2)}); err != nil || o != OutcomeSettled {
 		t.Fatalf("payment: %q, %v", o, err)
 	}
 	if b, _ := l.IsBanned(consumer); b {

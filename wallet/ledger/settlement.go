@@ -10,14 +10,15 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Payment is a confirmed incoming transfer seen on chain.
+// Payment is a confirmed incoming transaction seen on chain.
 type Payment struct {
 	Signature [64]byte
 	Payer     receipt.PublicKey
-	Mint      receipt.PublicKey // zero: SOL
-	Amount    uint64            // what this provider actually received
-	Digests   [][32]byte        // receipts the memo names
-	Time      time.Time         // block time
+	// Received is what this provider actually gained in the transaction per
+	// currency (zero key: lamports), from the runtime's balance changes.
+	Received map[receipt.PublicKey]uint64
+	Digests  [][32]byte // receipts the memo names
+	Time     time.Time  // block time
 }
 
 // Outcome is what a payment did to the ledger.
@@ -42,10 +43,10 @@ type paymentRecord struct {
 }
 
 // ApplyPayment matches a confirmed payment against the receipts its memo
-// names and, if it covers all of them (what each named receipt says is owed
-// minus what its session already settled), marks them settled. A payment
-// that falls short settles nothing. Applying the same transaction again
-// returns the first outcome and changes nothing.
+// names and, if what it delivered in their currency covers all of them (what
+// each named receipt says is owed minus what its session already settled),
+// marks them settled. A payment that falls short settles nothing. Applying
+// the same transaction again returns the first outcome and changes nothing.
 func (l *Ledger) ApplyPayment(p Payment) (Outcome, error) {
 	var out Outcome
 	err := l.db.Update(func(tx *bolt.Tx) error {
@@ -55,14 +56,14 @@ func (l *Ledger) ApplyPayment(p Payment) (Outcome, error) {
 			out = prev.Outcome
 			return err
 		}
-		rec := paymentRecord{Payer: p.Payer, Mint: p.Mint, Amount: p.Amount, Time: p.Time}
-		targets, outcome, err := l.paymentTargets(tx, p)
+		rec := paymentRecord{Payer: p.Payer, Time: p.Time}
+		mint, targets, outcome, err := l.paymentTargets(tx, p)
 		if err != nil {
 			return err
 		}
-		rec.Outcome = outcome
+		rec.Outcome, rec.Mint, rec.Amount = outcome, mint, p.Received[mint]
 		if outcome == "" {
-			rec.Outcome, rec.Needed, err = l.settle(tx, p, targets)
+			rec.Outcome, rec.Needed, err = l.settle(tx, rec.Amount, targets)
 			if err != nil {
 				return err
 			}
@@ -71,41 +72,45 @@ func (l *Ledger) ApplyPayment(p Payment) (Outcome, error) {
 		return putJSON(payments, p.Signature[:], &rec)
 	})
 	if err == nil {
-		l.log.Info("payment applied", "amount", p.Amount, "receipts", len(p.Digests), "outcome", out)
+		l.log.Info("payment applied", "receipts", len(p.Digests), "outcome", out)
 	}
 	return out, err
 }
 
-// paymentTargets maps each session a payment names to the largest receipt
-// amount named for it. A non-empty Outcome ends the matching.
-func (l *Ledger) paymentTargets(tx *bolt.Tx, p Payment) (map[[16]byte]uint64, Outcome, error) {
+// paymentTargets finds the currency of the receipts a payment names and maps
+// each of their sessions to the largest receipt amount named for it. A
+// non-empty Outcome ends the matching.
+func (l *Ledger) paymentTargets(tx *bolt.Tx, p Payment) (receipt.PublicKey, map[[16]byte]uint64, Outcome, error) {
 	digests, sessions := tx.Bucket(bucketProvDigests), tx.Bucket(bucketProvSessions)
 	targets := map[[16]byte]uint64{}
+	var mint receipt.PublicKey
 	for _, d := range p.Digests {
 		var dr digestRecord
 		found, err := getJSON(digests, d[:], &dr)
 		if err != nil {
-			return nil, "", err
+			return mint, nil, "", err
 		}
 		if !found {
 			continue
 		}
 		var s provSession
 		if _, err := getJSON(sessions, dr.Session[:], &s); err != nil {
-			return nil, "", err
+			return mint, nil, "", err
 		}
-		if s.Mint != p.Mint {
-			return nil, OutcomeWrongMint, nil
+		if len(targets) == 0 {
+			mint = s.Mint
+		} else if s.Mint != mint {
+			return mint, nil, OutcomeWrongMint, nil
 		}
 		targets[dr.Session] = max(targets[dr.Session], dr.Amount)
 	}
 	if len(targets) == 0 {
-		return nil, OutcomeUnknown, nil
+		return mint, nil, OutcomeUnknown, nil
 	}
-	return targets, "", nil
+	return mint, targets, "", nil
 }
 
-func (l *Ledger) settle(tx *bolt.Tx, p Payment, targets map[[16]byte]uint64) (Outcome, uint64, error) {
+func (l *Ledger) settle(tx *bolt.Tx, amount uint64, targets map[[16]byte]uint64) (Outcome, uint64, error) {
 	sessions := tx.Bucket(bucketProvSessions)
 	recs := map[[16]byte]*provSession{}
 	var needed uint64
@@ -122,7 +127,7 @@ func (l *Ledger) settle(tx *bolt.Tx, p Payment, targets map[[16]byte]uint64) (Ou
 	switch {
 	case needed == 0:
 		return OutcomeNothingDue, 0, nil
-	case p.Amount < needed:
+	case amount < needed:
 		return OutcomeInsufficient, needed, nil
 	}
 	day := l.day(l.now())
