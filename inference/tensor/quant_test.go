@@ -10,84 +10,85 @@ import (
 
 // Hand-made blocks with values worked out by hand from ggml's layouts.
 
+var handBlocks = []struct {
+	name string
+	t    Type
+	blk  []byte
+	want map[int]float32 // element → value
+}{
+	{
+		name: "Q8_0 d=0.5",
+		t:    Q8_0,
+		blk:  append([]byte{0x00, 0x38, 0x01, 0xff, 0x7f, 0x80}, make([]byte, 28)...),
+		want: map[int]float32{0: 0.5, 1: -0.5, 2: 63.5, 3: -64, 4: 0, 31: 0},
+	},
+	{
+		name: "Q4_0 d=2",
+		t:    Q4_0,
+		blk: []byte{0x00, 0x40,
+			0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe,
+			0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78},
+		want: map[int]float32{0: -16, 1: -12, 7: 12, 8: 14, 9: 12, 16: -14, 23: 14, 24: -16, 31: -2},
+	},
+	{
+		name: "Q4_1 d=0.5 m=-1",
+		t:    Q4_1,
+		blk:  append([]byte{0x00, 0x38, 0x00, 0xbc, 0xf3}, make([]byte, 15)...),
+		want: map[int]float32{0: 0.5, 16: 6.5, 1: -1, 17: -1},
+	},
+	{
+		name: "Q5_0 d=1 fifth bits of elements 0 and 16",
+		t:    Q5_0,
+		blk:  append([]byte{0x00, 0x3c, 0x01, 0x00, 0x01, 0x00, 0x21}, make([]byte, 15)...),
+		want: map[int]float32{0: 1, 16: 2, 1: -16, 17: -16},
+	},
+	{
+		name: "Q5_1 d=1 m=0.5 fifth bit of element 31",
+		t:    Q5_1,
+		blk:  append([]byte{0x00, 0x3c, 0x00, 0x38, 0, 0, 0, 0x80}, append(make([]byte, 15), 0xf0)...),
+		want: map[int]float32{31: 31.5, 15: 0.5, 0: 0.5},
+	},
+	{
+		name: "Q4_K packed 6-bit scales and mins",
+		t:    Q4_K,
+		blk: func() []byte {
+			b := make([]byte, 144)
+			copy(b, []byte{0x00, 0x3c, 0x00, 0x38, 65, 130, 195, 4, 64, 129, 2, 195, 65, 129, 127, 245})
+			b[16+0] = 0x3a
+			b[16+127] = 0xf1
+			return b
+		}(),
+		// sc = 1 2 3 4 17 33 63 5, m = 0 1 2 3 20 40 7 63, d=1, dmin=0.5
+		want: map[int]float32{0: 10, 32: 5.5, 223: 59.5, 255: 43.5, 100: -1.5, 150: -10},
+	},
+	{
+		name: "Q6_K int8 scales",
+		t:    Q6_K,
+		blk: func() []byte {
+			b := make([]byte, 210)
+			b[0], b[16] = 0x21, 0x0f // ql
+			b[128], b[128+16] = 0x02, 0x03
+			b[192], b[193] = 2, 0xfd // scales 2, -3
+			b[208], b[209] = 0x00, 0x3c
+			return b
+		}(),
+		want: map[int]float32{0: 2, 1: -64, 16: -93, 32: 0},
+	},
+	{
+		name: "Q8_K f32 scale",
+		t:    Q8_K,
+		blk: func() []byte {
+			b := make([]byte, 292)
+			binary.LittleEndian.PutUint32(b, math.Float32bits(0.25))
+			b[4], b[4+255] = 0x80, 0x05
+			return b
+		}(),
+		want: map[int]float32{0: -32, 255: 1.25, 7: 0},
+	},
+}
+
 func TestDequantizeHandBlocks(t *testing.T) {
-	cases := []struct {
-		name string
-		t    Type
-		blk  []byte
-		want map[int]float32 // element → value
-	}{
-		{
-			name: "Q8_0 d=0.5",
-			t:    Q8_0,
-			blk:  append([]byte{0x00, 0x38, 0x01, 0xff, 0x7f, 0x80}, make([]byte, 28)...),
-			want: map[int]float32{0: 0.5, 1: -0.5, 2: 63.5, 3: -64, 4: 0, 31: 0},
-		},
-		{
-			name: "Q4_0 d=2",
-			t:    Q4_0,
-			blk: []byte{0x00, 0x40,
-				0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe,
-				0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78},
-			want: map[int]float32{0: -16, 1: -12, 7: 12, 8: 14, 9: 12, 16: -14, 23: 14, 24: -16, 31: -2},
-		},
-		{
-			name: "Q4_1 d=0.5 m=-1",
-			t:    Q4_1,
-			blk:  append([]byte{0x00, 0x38, 0x00, 0xbc, 0xf3}, make([]byte, 15)...),
-			want: map[int]float32{0: 0.5, 16: 6.5, 1: -1, 17: -1},
-		},
-		{
-			name: "Q5_0 d=1 fifth bits of elements 0 and 16",
-			t:    Q5_0,
-			blk:  append([]byte{0x00, 0x3c, 0x01, 0x00, 0x01, 0x00, 0x21}, make([]byte, 15)...),
-			want: map[int]float32{0: 1, 16: 2, 1: -16, 17: -16},
-		},
-		{
-			name: "Q5_1 d=1 m=0.5 fifth bit of element 31",
-			t:    Q5_1,
-			blk:  append([]byte{0x00, 0x3c, 0x00, 0x38, 0, 0, 0, 0x80}, append(make([]byte, 15), 0xf0)...),
-			want: map[int]float32{31: 31.5, 15: 0.5, 0: 0.5},
-		},
-		{
-			name: "Q4_K packed 6-bit scales and mins",
-			t:    Q4_K,
-			blk: func() []byte {
-				b := make([]byte, 144)
-				copy(b, []byte{0x00, 0x3c, 0x00, 0x38, 65, 130, 195, 4, 64, 129, 2, 195, 65, 129, 127, 245})
-				b[16+0] = 0x3a
-				b[16+127] = 0xf1
-				return b
-			}(),
-			// sc = 1 2 3 4 17 33 63 5, m = 0 1 2 3 20 40 7 63, d=1, dmin=0.5
-			want: map[int]float32{0: 10, 32: 5.5, 223: 59.5, 255: 43.5, 100: -1.5, 150: -10},
-		},
-		{
-			name: "Q6_K int8 scales",
-			t:    Q6_K,
-			blk: func() []byte {
-				b := make([]byte, 210)
-				b[0], b[16] = 0x21, 0x0f // ql
-				b[128], b[128+16] = 0x02, 0x03
-				b[192], b[193] = 2, 0xfd // scales 2, -3
-				b[208], b[209] = 0x00, 0x3c
-				return b
-			}(),
-			want: map[int]float32{0: 2, 1: -64, 16: -93, 32: 0},
-		},
-		{
-			name: "Q8_K f32 scale",
-			t:    Q8_K,
-			blk: func() []byte {
-				b := make([]byte, 292)
-				binary.LittleEndian.PutUint32(b, math.Float32bits(0.25))
-				b[4], b[4+255] = 0x80, 0x05
-				return b
-			}(),
-			want: map[int]float32{0: -32, 255: 1.25, 7: 0},
-		},
-	}
-	for _, c := range cases {
+	for _, c := range handBlocks {
 		t.Run(c.name, func(t *testing.T) {
 			dst := make([]float32, c.t.BlockSize())
 			if err := DequantizeRow(c.t, dst, c.blk); err != nil {
@@ -206,35 +207,8 @@ func specBlockK(typ Type, blk []byte, want []float32, rng *rand.Rand) {
 			setBits(blk, 8*(e%32)+e/32, q>>2, 1)
 			want[e] = float32(d*float32(sc[e/16]-32)) * float32(q-4)
 		}
-	case Q4_K, Q5_K: // d dmin scales[12] (qh[32]) qs[128]
-		blk[0], blk[1], blk[2], blk[3] = byte(hd), byte(hd>>8), byte(hm), byte(hm>>8)
-		var sc, mn [8]int
-		for j := range sc {
-			sc[j], mn[j] = rng.IntN(64), rng.IntN(64)
-			if j < 4 {
-				setBits(blk[4:], 8*j, sc[j], 6)
-				setBits(blk[4:], 8*(j+4), mn[j], 6)
-			} else {
-				setBits(blk[4:], 8*(j+4), sc[j]&15, 4)
-				setBits(blk[4:], 8*(j+4)+4, mn[j]&15, 4)
-				setBits(blk[4:], 8*(j-4)+6, sc[j]>>4, 2)
-				setBits(blk[4:], 8*j+6, mn[j]>>4, 2)
-			}
-		}
-		qs := blk[16:]
-		if typ == Q5_K {
-			qs = blk[48:]
-		}
-		for e := range want {
-			q := rng.IntN(16)
-			if typ == Q5_K {
-				q = rng.IntN(32)
-				setBits(blk[16:], 8*(e%32)+e/32, q>>4, 1)
-			}
-			setBits(qs, 8*(32*(e/64)+e%32)+4*(e%64/32), q&15, 4)
-			dl, ml := d*float32(sc[e/32]), dmin*float32(mn[e/32])
-			want[e] = float32(dl*float32(q)) - ml
-		}
+	case Q4_K, Q5_K:
+		specBlockK45(typ, blk, want, rng, hd, hm, d, dmin, setBits)
 	case Q6_K: // ql[128] qh[64] scales[16] d
 		blk[208], blk[209] = byte(hd), byte(hd>>8)
 		for g := 0; g < 16; g++ {
@@ -369,5 +343,37 @@ func TestQuantizeRejectsNonFinite(t *testing.T) {
 				t.Errorf("%s with %v: %v, want ErrNonFinite", typ, bad, err)
 			}
 		}
+	}
+}
+
+// specBlockK45 builds Q4_K/Q5_K blocks: d dmin scales[12] (qh[32]) qs[128].
+func specBlockK45(typ Type, blk []byte, want []float32, rng *rand.Rand, hd, hm uint16, d, dmin float32, setBits func(b []byte, bit, v, width int)) {
+	blk[0], blk[1], blk[2], blk[3] = byte(hd), byte(hd>>8), byte(hm), byte(hm>>8)
+	var sc, mn [8]int
+	for j := range sc {
+		sc[j], mn[j] = rng.IntN(64), rng.IntN(64)
+		if j < 4 {
+			setBits(blk[4:], 8*j, sc[j], 6)
+			setBits(blk[4:], 8*(j+4), mn[j], 6)
+		} else {
+			setBits(blk[4:], 8*(j+4), sc[j]&15, 4)
+			setBits(blk[4:], 8*(j+4)+4, mn[j]&15, 4)
+			setBits(blk[4:], 8*(j-4)+6, sc[j]>>4, 2)
+			setBits(blk[4:], 8*j+6, mn[j]>>4, 2)
+		}
+	}
+	qs := blk[16:]
+	if typ == Q5_K {
+		qs = blk[48:]
+	}
+	for e := range want {
+		q := rng.IntN(16)
+		if typ == Q5_K {
+			q = rng.IntN(32)
+			setBits(blk[16:], 8*(e%32)+e/32, q>>4, 1)
+		}
+		setBits(qs, 8*(32*(e/64)+e%32)+4*(e%64/32), q&15, 4)
+		dl, ml := d*float32(sc[e/32]), dmin*float32(mn[e/32])
+		want[e] = float32(dl*float32(q)) - ml
 	}
 }
