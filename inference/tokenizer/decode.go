@@ -116,6 +116,9 @@ func (t *Tokenizer) detokenize(ids []int32, removeSpecial, unparseSpecial bool) 
 	}
 	var out []byte
 	for _, id := range ids {
+		if !t.valid(id) {
+			continue
+		}
 		p := t.piece(id, unparseSpecial)
 		if removeSpace && len(p) > 0 && p[0] == ' ' {
 			p = p[1:]

@@ -49,12 +49,12 @@ var goldenModels = []string{
 	testmodels.VocabLlamaSPM, testmodels.VocabPhi3, testmodels.VocabGPT2,
 }
 
-func readGolden(t *testing.T, model string) *golden {
+func readGolden(t testing.TB, model string) *golden {
 	t.Helper()
 	return readGoldenFile(t, strings.TrimSuffix(filepath.Base(model), ".gguf")+".json", model)
 }
 
-func readGoldenFile(t *testing.T, name, model string) *golden {
+func readGoldenFile(t testing.TB, name, model string) *golden {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "golden", name))
 	if err != nil {
@@ -127,7 +127,7 @@ func TestGoldenVariants(t *testing.T) {
 }
 
 // variant builds the tokenizer of a shared model with metadata replaced.
-func variant(t *testing.T, model string, set map[string]any) *Tokenizer {
+func variant(t testing.TB, model string, set map[string]any) *Tokenizer {
 	t.Helper()
 	f, err := gguf.Open(testmodels.Path(t, model))
 	if err != nil {

@@ -104,6 +104,10 @@ const tricky = [
     "'s 't 're 've 'm 'll 'd 'S 'T 'RE",
     "a'b c' 'd e '",
     "x ? y ! z . w , v",
+    "x ' ' y ' ' ' z ' a",
+    "it 's , he 'll . they 're ? I 'm ! you 've we 'd don 't",
+    "<|endoftext|>   after<|endoftext|>",
+    "\u2581leading block and a\u2581b",
 ];
 
 // llama.cpp's own test strings, split the way tests/test-tokenizer-0.cpp does.
