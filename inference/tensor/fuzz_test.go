@@ -163,3 +163,31 @@ func FuzzDot(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKernelBytes: arbitrary bytes, cut or padded to whole blocks, as a
+// weight row (any scales: NaN, Inf, subnormal; any levels) against fuzzed
+// activations: the fast kernel equals the reference bit for bit.
+func FuzzKernelBytes(f *testing.F) {
+	f.Add(uint8(3), uint8(0), []byte{0, 0x3c, 0x12, 0x34}, []byte{1, 2, 3})
+	f.Add(uint8(10), uint8(1), []byte("\xff\x7c q6k"), []byte("x"))
+	f.Fuzz(func(t *testing.T, tb, blocks uint8, wdata, xdata []byte) {
+		typ := kernelTypes[int(tb)%len(kernelTypes)]
+		n := typ.BlockSize() * (1 + int(blocks)%3)
+		if typ.BlockSize() == 1 {
+			n = int(blocks)
+		}
+		row := make([]byte, n/typ.BlockSize()*typ.TypeSize())
+		for i := range row {
+			if len(wdata) > 0 {
+				row[i] = wdata[i%len(wdata)] ^ byte(i/len(wdata))
+			}
+		}
+		a, err := quantizeAct(typ, floatsFrom(xdata, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := kernels[typ].dot(row, &a), refDot(typ, row, &a); !sameFloat(got, want) {
+			t.Fatalf("%s: fast kernel %v, reference %v", typ, got, want)
+		}
+	})
+}

@@ -1,6 +1,19 @@
 // Package tensor holds the GGML tensor formats: their block layouts, reference
 // dequantisation and dot-product kernels, quantisers, and the matrix-vector
 // products the engine runs on them.
+//
+// Codecs: DequantizeRow and QuantizeRow follow ggml byte for byte (the
+// quantisers port quantize_row_*_ref; a test compares them with llama.cpp's
+// library when the CI tools are installed).
+//
+// Kernels: a Pool runs MatVec/MatMul over a Matrix. For block formats the
+// activations are first quantised to the format's vec dot type (Q8_0, Q8_1
+// or Q8_K, see act.go), as in ggml. Every kernel has a canonical
+// floating-point reduction order (dot_f32.go, dot_q.go, dot_k.go) that any
+// faster version must reproduce bit for bit: integer block sums are exact,
+// float products are rounded to float32 before they are added (no FMA), and
+// partial sums live in fixed lanes folded by a fixed pairwise tree. So a
+// result never depends on thread count, scheduling or MatVec vs MatMul.
 package tensor
 
 import (
