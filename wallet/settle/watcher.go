@@ -20,7 +20,9 @@ type WatcherConfig struct {
 }
 
 // DefaultWatcherConfig scans every 30 s.
-func DefaultWatcherConfig() WatcherConfig { return WatcherConfig{Interval: 30 * time.Second, PageSize: 100} }
+func DefaultWatcherConfig() WatcherConfig {
+	return WatcherConfig{Interval: 30 * time.Second, PageSize: 100}
+}
 
 // Validate checks the configuration.
 func (c WatcherConfig) Validate() error {
