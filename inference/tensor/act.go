@@ -112,12 +112,23 @@ func (v *qvec) quantize(f actFormat, x []float32) {
 }
 
 // quantQ8Block quantises block b of a Q8_0/Q8_1 activation.
+//
+// It follows llama.cpp's CPU backend (the SIMD quantize_row_q8_0/q8_1 on x86
+// and ARM), not ggml's scalar reference, so that logits match llama.cpp:
+// the inverse scale is 127/amax (not 1/d) and rounding is ties-to-even.
 func quantQ8Block(v *qvec, b int, x []float32) {
-	d, id := q8Scale(x)
+	var amax float32
+	for _, xv := range x[:32] {
+		amax = max(amax, absf(xv))
+	}
+	d, id := amax/127, float32(0)
+	if amax != 0 {
+		id = 127 / amax
+	}
 	q := v.qs[32*b : 32*b+32]
 	sum := int32(0)
 	for j, xv := range x[:32] {
-		qj := int8(roundAway(xv * id))
+		qj := int8(nearestInt(xv * id))
 		q[j] = qj
 		sum += int32(qj)
 	}
