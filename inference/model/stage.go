@@ -183,10 +183,10 @@ func (ss *Session) checkInput(pos int, tokens []int32, hidden []float32) (int, e
 func (ss *Session) layerForward(i int, l *layer, x []float32, n, pos int) {
 	m, p, b := ss.st.m, ss.st.pool, &ss.buf
 	dim, qDim, kvDim, hd := m.Dim, m.Heads*m.HeadDim, m.KVDim(), m.HeadDim
-	xn := b.xn[:n*dim]  // (n, dim)
-	q := b.q[:n*qDim]   // (n, heads*headDim)
-	k := b.k[:n*kvDim]  // (n, kvDim)
-	v := b.v[:n*kvDim]  // (n, kvDim)
+	xn := b.xn[:n*dim] // (n, dim)
+	q := b.q[:n*qDim]  // (n, heads*headDim)
+	k := b.k[:n*kvDim] // (n, kvDim)
+	v := b.v[:n*kvDim] // (n, kvDim)
 	att := b.att[:n*qDim]
 	o := b.o[:n*dim]
 
