@@ -119,11 +119,11 @@ func unexpectedEOF(err error) error {
 // encoder appends big-endian fields.
 type encoder struct{ b []byte }
 
-func (e *encoder) u8(v uint8)        { e.b = append(e.b, v) }
-func (e *encoder) u16(v uint16)      { e.b = binary.BigEndian.AppendUint16(e.b, v) }
-func (e *encoder) u32(v uint32)      { e.b = binary.BigEndian.AppendUint32(e.b, v) }
-func (e *encoder) u64(v uint64)      { e.b = binary.BigEndian.AppendUint64(e.b, v) }
-func (e *encoder) bytes(v []byte)    { e.b = append(e.b, v...) }
+func (e *encoder) u8(v uint8)     { e.b = append(e.b, v) }
+func (e *encoder) u16(v uint16)   { e.b = binary.BigEndian.AppendUint16(e.b, v) }
+func (e *encoder) u32(v uint32)   { e.b = binary.BigEndian.AppendUint32(e.b, v) }
+func (e *encoder) u64(v uint64)   { e.b = binary.BigEndian.AppendUint64(e.b, v) }
+func (e *encoder) bytes(v []byte) { e.b = append(e.b, v...) }
 func (e *encoder) bool(v bool) {
 	if v {
 		e.u8(1)
