@@ -16,7 +16,8 @@ package chat
 //
 // For the formats here the previous prompt plus the reply is, in text, a
 // prefix of the next prompt when the reply was stored as generated (without
-// the stop string); RenderNext reports that at the text level. Some
+// the stop string; after "[/INST]" a SentencePiece model's reply begins with
+// the space it generated); RenderNext reports that at the text level. Some
 // templates break it on purpose (Mistral v0.3 moves the system prompt to
 // the last user turn; Llama 3.x prints today's date: pin it with SetNow;
 // reasoning models strip earlier <think> blocks), and tokenizers may merge

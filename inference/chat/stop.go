@@ -35,29 +35,36 @@ func NewStopMatcher(stops []string) *StopMatcher {
 // Push adds generated text and returns the part that is safe to show.
 // stopped reports that a stop string has been found: the text before it has
 // been returned, the rest is discarded, and later calls return nothing.
+// "First" means the earliest-starting occurrence: when a longer stop string
+// may still begin before a complete shorter one, Push waits for more text.
 func (m *StopMatcher) Push(text string) (emit string, stopped bool) {
 	if m.stopped {
 		return "", true
 	}
 	buf := m.held + text
-	if i := m.firstStop(buf); i >= 0 {
+	partial := len(buf) - m.partialStopSuffix(buf) // where an unfinished stop may start
+	if i := m.firstStop(buf); i >= 0 && i <= partial {
 		m.held, m.stopped = "", true
 		return buf[:i], true
 	}
-	keep := m.partialStopSuffix(buf)
-	keep = max(keep, incompleteUTF8Suffix(buf[:len(buf)-keep])+keep)
+	keep := len(buf) - partial
+	keep += incompleteUTF8Suffix(buf[:partial])
 	m.held = buf[len(buf)-keep:]
 	return buf[:len(buf)-keep], false
 }
 
-// Flush returns the held-back text at the end of generation (nothing after
-// a stop).
+// Flush ends the reply and returns the held-back text: all of it, or the
+// part before a stop string it completes (then Stopped reports true).
 func (m *StopMatcher) Flush() string {
 	if m.stopped {
 		return ""
 	}
 	out := m.held
 	m.held = ""
+	if i := m.firstStop(out); i >= 0 {
+		m.stopped = true
+		return out[:i]
+	}
 	return out
 }
 
