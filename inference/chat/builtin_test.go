@@ -259,3 +259,29 @@ func TestStrftimeNowDefaultsToToday(t *testing.T) {
 		t.Errorf("strftime_now = %q, %v; want today %s", got, err, before)
 	}
 }
+
+// FuzzTemplate feeds arbitrary template sources and messages through
+// compile and render: errors are fine, panics and hangs are not. (Sources
+// with nested loops are skipped: gonja runs a few µs per iteration, so a
+// 16384² loop is slow by design, not a bug.)
+func FuzzTemplate(f *testing.F) {
+	for _, name := range []string{"smollm2-instruct.jinja", "qwen2.5-instruct.jinja", "gemma-2-it.jinja"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "templates", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(b), "user", "hi")
+	}
+	f.Add("{{ raise_exception('x') }}", "user", "")
+	f.Add("{% for m in messages %}{{ m.content | tojson(indent=2) }}{% endfor %}", "assistant", "\x00\"")
+	f.Fuzz(func(t *testing.T, src, role, content string) {
+		if strings.Count(src, "for") > 1 || strings.Count(src, "range") > 1 {
+			t.Skip()
+		}
+		tpl, err := FromString(src, "<s>", "</s>")
+		if err != nil {
+			return
+		}
+		_, _ = tpl.Render([]Message{{Role: role, Content: content}}, true)
+	})
+}
