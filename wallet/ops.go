@@ -214,3 +214,27 @@ func (w *Wallet) Watcher(cfg settle.WatcherConfig, log *slog.Logger) (*settle.Wa
 	}
 	return settle.NewWatcher(w.chain, l, w.address, cfg, log)
 }
+
+// Preview builds and signs a transfer (SOL when mint is "") and simulates it
+// without sending: Simulation.Err says why it would fail, nil if it would not.
+func (w *Wallet) Preview(ctx context.Context, to, mint string, amount uint64, memo string) (*solana.Simulation, error) {
+	key, err := w.signer()
+	if err != nil {
+		return nil, err
+	}
+	dst, err := parseAddress("recipient", to)
+	if err != nil {
+		return nil, err
+	}
+	var m sol.PublicKey
+	if mint != "" {
+		if m, err = parseAddress("mint", mint); err != nil {
+			return nil, err
+		}
+	}
+	p, err := w.chain.BuildTransfer(ctx, solana.Transfer{From: key, To: dst, Amount: amount, Mint: m, Memo: memo})
+	if err != nil {
+		return nil, err
+	}
+	return w.chain.Simulate(ctx, p)
+}

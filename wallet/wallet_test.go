@@ -135,6 +135,12 @@ func TestWalletOnChain(t *testing.T) {
 	if _, err := a.Airdrop(ctx, 3*solana.LamportsPerSOL); err != nil {
 		t.Fatal(err)
 	}
+	if sim, err := a.Preview(ctx, b.Address(), "", 10*solana.LamportsPerSOL, ""); err != nil || !errors.Is(sim.Err, solana.ErrInsufficientFunds) {
+		t.Fatalf("preview of an overdraft: %+v, %v", sim, err)
+	}
+	if sim, err := a.Preview(ctx, b.Address(), "", solana.LamportsPerSOL, "thanks"); err != nil || sim.Err != nil {
+		t.Fatalf("preview: %+v, %v", sim, err)
+	}
 	sig, err := a.Send(ctx, b.Address(), solana.LamportsPerSOL, "thanks")
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,12 @@
 package settle
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	sol "github.com/gagliardetto/solana-go"
 	"github.com/hearth-p2p/hearth/wallet/ledger"
@@ -244,5 +246,36 @@ func TestPayAllUnreachable(t *testing.T) {
 	}
 	if owed, _ := e.consLed.Owed(); len(owed) != 1 {
 		t.Fatal("debt lost")
+	}
+}
+
+// TestWatcherServe runs the watcher as a service while the consumer pays.
+func TestWatcherServe(t *testing.T) {
+	e := newEnv(t, solana.LamportsPerSOL)
+	p := e.newProvider()
+	w, err := NewWatcher(e.chain, p.ledger, p.addr(), WatcherConfig{Interval: 50 * time.Millisecond, PageSize: 10}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Serve(ctx) }()
+	e.work(p, 1, 1, 1000, 2_000_000, solMint)
+	if rs := e.payAll(); len(rs) != 1 || rs[0].Err != nil {
+		t.Fatalf("payment %+v", rs)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for earnings(t, p, solMint).Settled != 2_000_000 {
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher did not settle the payment")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve returned %v", err)
+	}
+	if _, err := NewWatcher(e.chain, p.ledger, p.addr(), WatcherConfig{}, nil); err == nil {
+		t.Fatal("zero watcher config accepted")
 	}
 }

@@ -221,3 +221,27 @@ func (c *Client) waitStatus(ctx context.Context, sig sol.Signature) error {
 		}
 	}
 }
+
+// Version is the node's software version.
+func (c *Client) Version(ctx context.Context) (string, error) {
+	var v string
+	err := c.call(ctx, "get version", nil, func(ctx context.Context) error {
+		out, err := c.rpc.GetVersion(ctx)
+		if err != nil {
+			return err
+		}
+		v = out.SolanaCore
+		return nil
+	})
+	return v, err
+}
+
+// Slot is the current slot.
+func (c *Client) Slot(ctx context.Context) (uint64, error) {
+	var s uint64
+	err := c.call(ctx, "get slot", nil, func(ctx context.Context) (err error) {
+		s, err = c.rpc.GetSlot(ctx, c.commitment)
+		return err
+	})
+	return s, err
+}

@@ -16,6 +16,13 @@ func TestAirdropAndHistory(t *testing.T) {
 	if err := c.Health(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if v, err := c.Version(ctx); err != nil || v == "" {
+		t.Fatalf("version %q, %v", v, err)
+	}
+	slot0, err := c.Slot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	k := newKey(t)
 	if b := balance(t, c, k.PublicKey()); b != 0 {
 		t.Fatalf("fresh account holds %d", b)
@@ -26,6 +33,9 @@ func TestAirdropAndHistory(t *testing.T) {
 	}
 	if b := balance(t, c, k.PublicKey()); b != 2*LamportsPerSOL {
 		t.Fatalf("balance %d after a 2 SOL airdrop", b)
+	}
+	if slot1, err := c.Slot(ctx); err != nil || slot1 <= slot0 {
+		t.Fatalf("slot %d after %d, %v", slot1, slot0, err)
 	}
 	hist, err := c.History(ctx, k.PublicKey(), 10, sol.Signature{})
 	if err != nil {
@@ -201,7 +211,20 @@ func TestInsufficientFunds(t *testing.T) {
 	ctx := testCtx(t)
 	poor := funded(t, c, 10_000_000)
 	b := newKey(t).PublicKey()
-	_, err := c.SendSOL(ctx, poor, b, LamportsPerSOL, "")
+	// Simulation predicts the failure without sending anything.
+	p, err := c.BuildTransfer(ctx, Transfer{From: poor, To: b, Amount: LamportsPerSOL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := c.Simulate(ctx, p)
+	if err != nil || !errors.Is(sim.Err, ErrInsufficientFunds) || len(sim.Logs) == 0 {
+		t.Fatalf("simulation %+v, %v", sim, err)
+	}
+	ok, _ := c.BuildTransfer(ctx, Transfer{From: poor, To: b, Amount: 2_000_000})
+	if sim, err := c.Simulate(ctx, ok); err != nil || sim.Err != nil || sim.UnitsConsumed == 0 {
+		t.Fatalf("simulation of a good transfer %+v, %v", sim, err)
+	}
+	_, err = c.SendSOL(ctx, poor, b, LamportsPerSOL, "")
 	if !errors.Is(err, ErrInsufficientFunds) {
 		t.Fatalf("err = %v, want ErrInsufficientFunds", err)
 	}

@@ -259,3 +259,36 @@ func (c *Client) SendToken(ctx context.Context, from sol.PrivateKey, to, mint so
 	}
 	return p.Signature, c.Submit(ctx, p)
 }
+
+// Simulation is what simulating a transaction predicts.
+type Simulation struct {
+	Err           error // a *TxError when the transaction would fail
+	Logs          []string
+	UnitsConsumed uint64
+}
+
+// Simulate runs p against the cluster's current state without sending it.
+func (c *Client) Simulate(ctx context.Context, p *Prepared) (*Simulation, error) {
+	var sim *Simulation
+	err := c.call(ctx, "simulate transaction", p.programs(), func(ctx context.Context) error {
+		out, err := c.rpc.SimulateRawTransactionWithOpts(ctx, p.Raw, &rpc.SimulateTransactionOpts{
+			SigVerify:  true,
+			Commitment: c.commitment,
+		})
+		if err != nil {
+			return err
+		}
+		if out == nil || out.Value == nil {
+			return fmt.Errorf("%w: empty simulation answer", ErrRPC)
+		}
+		sim = &Simulation{Logs: out.Value.Logs}
+		if out.Value.UnitsConsumed != nil {
+			sim.UnitsConsumed = *out.Value.UnitsConsumed
+		}
+		if out.Value.Err != nil {
+			sim.Err = newTxError("", out.Value.Err, out.Value.Logs, p.programs())
+		}
+		return nil
+	})
+	return sim, err
+}

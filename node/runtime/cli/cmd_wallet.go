@@ -292,11 +292,13 @@ func walletBalance(ctx context.Context, env *Env, wf *walletFlags, args []string
 
 func walletSend(ctx context.Context, env *Env, wf *walletFlags, args []string) error {
 	var to, amount, mint, memo string
+	var dryRun bool
 	cfg, err := wf.parse(env, "send", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&to, "to", "", "recipient address")
 		fs.StringVar(&amount, "amount", "", "amount in SOL (or in token units with --mint), e.g. 0.25")
 		fs.StringVar(&mint, "mint", "", "SPL token mint (default: SOL)")
 		fs.StringVar(&memo, "memo", "", "memo to attach")
+		fs.BoolVar(&dryRun, "dry-run", false, "simulate the transfer without sending it")
 	})
 	if err != nil {
 		return err
@@ -329,6 +331,17 @@ func walletSend(ctx context.Context, env *Env, wf *walletFlags, args []string) e
 		return err
 	}
 	defer w.Close()
+	if dryRun {
+		sim, err := w.Preview(ctx, to, mint, units, memo)
+		if err != nil {
+			return err
+		}
+		if sim.Err != nil {
+			return fmt.Errorf("the transfer would fail: %w", sim.Err)
+		}
+		fmt.Fprintf(env.Stdout, "would send %s %s to %s (%d compute units); nothing sent\n", amount, currency(mint), to, sim.UnitsConsumed)
+		return nil
+	}
 	var sig string
 	if mint == "" {
 		sig, err = w.Send(ctx, to, units, memo)

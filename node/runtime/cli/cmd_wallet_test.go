@@ -71,6 +71,12 @@ func TestWalletCLI(t *testing.T) {
 	if out := run("", "balance", a); out != "2 SOL\n" {
 		t.Fatalf("balance %q", out)
 	}
+	if out := run("", "send", a, "--to", addrB, "--amount", "0.5", "--dry-run"); !strings.Contains(out, "nothing sent") {
+		t.Fatalf("dry run printed %q", out)
+	}
+	if _, errOut, code := walletCLI(t, "", append([]string{"send", "--to", addrB, "--amount", "5", "--dry-run"}, a...)...); code != 1 || !strings.Contains(errOut, "insufficient funds") {
+		t.Fatalf("dry run of an overdraft: %d %s", code, errOut)
+	}
 	if out := run("", "send", a, "--to", addrB, "--amount", "0.5", "--memo", "for the GPU"); !strings.Contains(out, "sent 0.5 SOL to "+addrB) {
 		t.Fatalf("send printed %q", out)
 	}
