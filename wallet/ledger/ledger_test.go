@@ -435,3 +435,25 @@ func TestCursor(t *testing.T) {
 		t.Fatalf("cursor %v", c)
 	}
 }
+
+// TestPartialSettlementRestartsDeadline: paying up to an older receipt does
+// not leave the consumer exposed to a ban for the whole session's age.
+func TestPartialSettlementRestartsDeadline(t *testing.T) {
+	f := newFixture(t)
+	l := f.ledger()
+	r1 := f.receipt(1, 1, 100, 10, sol)
+	mustAccept(t, l, f, r1)
+	f.clock.advance(50 * time.Minute)
+	mustAccept(t, l, f, f.receipt(1, 2, 200, 20, sol))
+	if o, err := l.ApplyPayment(Payment{Signature: [64]byte{1}, Received: map[receipt.PublicKey]uint64{sol: 10}, Digests: digests(r1)}); err != nil || o != OutcomeSettled {
+		t.Fatalf("partial payment: %q, %v", o, err)
+	}
+	f.clock.advance(30 * time.Minute) // 80 min after the first receipt, 30 after the payment
+	if b, err := l.MarkNonPayers(time.Hour); err != nil || len(b) != 0 {
+		t.Fatalf("banned a consumer that paid 30 minutes ago: %+v, %v", b, err)
+	}
+	f.clock.advance(31 * time.Minute)
+	if b, _ := l.MarkNonPayers(time.Hour); len(b) != 1 || b[0].Owed != 10 {
+		t.Fatalf("not banned once the remainder is overdue: %+v", b)
+	}
+}

@@ -147,6 +147,9 @@ func (l *Ledger) settle(tx *bolt.Tx, amount uint64, targets map[[16]byte]uint64)
 		}
 		if s.Settled >= latest.Amount {
 			s.UnpaidSince = time.Time{}
+		} else {
+			// Paid up to an older receipt: the deadline restarts for the rest.
+			s.UnpaidSince = l.now()
 		}
 		if err := putJSON(sessions, id[:], s); err != nil {
 			return "", 0, err
