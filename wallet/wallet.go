@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	sol "github.com/gagliardetto/solana-go"
@@ -87,6 +88,15 @@ func Create(cfg Config, password []byte, log *slog.Logger) (*Wallet, string, err
 		return nil, "", err
 	}
 	return w, m, nil
+}
+
+// Import makes a wallet from what a user pastes: a Solana CLI keypair (a JSON
+// array of 64 numbers) or a BIP39 recovery phrase without passphrase.
+func Import(cfg Config, secret string, password []byte, log *slog.Logger) (*Wallet, error) {
+	if t := strings.TrimSpace(secret); strings.HasPrefix(t, "[") {
+		return ImportKeypair(cfg, []byte(t), password, log)
+	}
+	return ImportMnemonic(cfg, secret, "", password, log)
 }
 
 // ImportMnemonic makes a wallet from an existing BIP39 mnemonic (and optional

@@ -113,6 +113,16 @@ func TestImports(t *testing.T) {
 	if err != nil || string(back) != string(js) {
 		t.Fatalf("keypair export: %v", err)
 	}
+	w3, err := Import(testConfig(t, ""), " "+string(js)+"\n", []byte("pw"), nil)
+	if err != nil || w3.Address() != k.Address() {
+		t.Fatalf("Import of a pasted keypair: %v", err)
+	}
+	w3.Close()
+	w4, err := Import(testConfig(t, ""), abandon, []byte("pw"), nil)
+	if err != nil || w4.Address() != "HAgk14JpMQLgt6rVgv7cBQFJWFto5Dqxi472uT3DKpqk" {
+		t.Fatalf("Import of a pasted phrase: %v", err)
+	}
+	w4.Close()
 	if _, err := ImportKeypair(testConfig(t, ""), []byte("[1,2,3]"), []byte("pw"), nil); !errors.Is(err, keys.ErrInvalidKeypair) {
 		t.Fatalf("bad keypair: %v", err)
 	}
