@@ -90,30 +90,25 @@ func (t *Tokenizer) Piece(id int32) []byte {
 }
 
 // Decode turns ids back into text exactly like llama.cpp's llama_detokenize
-// with remove_special=false and unparse_special=false: control tokens vanish,
-// SentencePiece's leading space is dropped from the first token (so
-// Decode(Encode(s, false, false)) == s), and gpt2-style vocabularies tidy
-// spaces before punctuation. Ids outside the vocabulary are skipped (llama.cpp
-// aborts on them).
+// with remove_special=false and unparse_special=false: control tokens vanish;
+// where the vocabulary adds a space prefix (SentencePiece), the first token
+// loses its leading space, so Decode(Encode(s, false, false)) == s — but a
+// BOS in first place takes that role, so [BOS, ▁Once] decodes to " Once", as
+// in llama.cpp; and gpt2-style vocabularies tidy spaces before punctuation.
+// Ids outside the vocabulary are skipped (llama.cpp aborts on them).
 func (t *Tokenizer) Decode(ids []int32) string {
-	return t.detokenize(ids, false, false)
+	return t.detokenize(ids, false)
 }
 
 // DecodeSpecial is Decode that also renders control tokens as their text
 // (e.g. "<s>"), for logs and debugging.
 func (t *Tokenizer) DecodeSpecial(ids []int32) string {
-	return t.detokenize(ids, false, true)
+	return t.detokenize(ids, true)
 }
 
-func (t *Tokenizer) detokenize(ids []int32, removeSpecial, unparseSpecial bool) string {
+// detokenize is llama_detokenize with remove_special=false.
+func (t *Tokenizer) detokenize(ids []int32, unparseSpecial bool) string {
 	removeSpace := t.addSpacePrefix
-	if removeSpecial && t.addBOS && len(ids) > 0 && ids[0] == t.bos {
-		removeSpace = false
-		ids = ids[1:]
-	}
-	if removeSpecial && t.addEOS && len(ids) > 0 && ids[len(ids)-1] == t.eos {
-		ids = ids[:len(ids)-1]
-	}
 	var out []byte
 	for _, id := range ids {
 		if !t.valid(id) {

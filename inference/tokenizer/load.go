@@ -22,7 +22,6 @@ const (
 	keyAddBOS     = "tokenizer.ggml.add_bos_token"
 	keyAddEOS     = "tokenizer.ggml.add_eos_token"
 	keyAddPrefix  = "tokenizer.ggml.add_space_prefix"
-	keyRemoveWS   = "tokenizer.ggml.remove_extra_whitespaces"
 	keyGeneralNam = "general.name"
 )
 
@@ -94,11 +93,6 @@ func (t *Tokenizer) loadType(h *gguf.Header) error {
 		return err
 	} else if ok {
 		t.addSpacePrefix = v
-	}
-	if v, ok, err := optBool(h, keyRemoveWS); err != nil {
-		return err
-	} else if ok {
-		t.removeExtraSpaces = v
 	}
 	return nil
 }

@@ -72,7 +72,6 @@ type Tokenizer struct {
 	ignoreMerges      bool
 	cleanSpaces       bool
 	escapeWhitespaces bool
-	removeExtraSpaces bool
 }
 
 // VocabSize is the number of tokens in the vocabulary.
