@@ -139,43 +139,83 @@ func (e *ChatEngine) Complete(ctx context.Context, req ChatRequest, onText func(
 	if err != nil {
 		return nil, err
 	}
+	stops := append(e.tmpl.StopStrings(), req.Stop...)
+	reply, err := e.generate(ctx, req.Session, ids, req.Sampling, req.MaxTokens, stops, onText)
+	if reply != nil {
+		reply.Notice = win.Notice
+	}
+	return reply, err
+}
+
+// TextRequest is a raw completion: the prompt is tokenized as is (with BOS
+// when the model wants one), no chat template.
+type TextRequest struct {
+	Session   string
+	Prompt    string
+	Sampling  sample.Params
+	MaxTokens int
+	Stop      []string
+}
+
+// CompleteText continues a raw prompt and streams the text to onText.
+func (e *ChatEngine) CompleteText(ctx context.Context, req TextRequest, onText func(string)) (*ChatReply, error) {
+	if err := req.Sampling.Validate(); err != nil {
+		return nil, err
+	}
+	ids := e.lm.Tok.Encode(req.Prompt, true, true)
+	if len(ids) == 0 {
+		if e.lm.Tok.BOS() < 0 {
+			return nil, errors.New("empty prompt and the model has no BOS token")
+		}
+		ids = []int32{e.lm.Tok.BOS()}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.generate(ctx, req.Session, ids, req.Sampling, req.MaxTokens, req.Stop, onText)
+}
+
+// generate evaluates ids on the session's pipeline, reusing its cached
+// prefix, and samples a reply. e.mu must be held.
+func (e *ChatEngine) generate(ctx context.Context, key string, ids []int32, params sample.Params, maxTokens int, stopStrings []string, onText func(string)) (*ChatReply, error) {
 	if len(ids) >= e.ctxSize {
 		return nil, fmt.Errorf("%w: %d prompt tokens, context %d", chat.ErrContextExceeded, len(ids), e.ctxSize)
 	}
-	s, err := e.session(ctx, req.Session)
+	s, err := e.session(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	if req.Session == "" {
+	if key == "" {
 		defer s.close()
 	}
 	prefix := min(chat.CommonPrefix(s.cached, ids), len(ids)-1)
 	maxNew := e.ctxSize - len(ids)
-	if req.MaxTokens > 0 {
-		maxNew = min(maxNew, req.MaxTokens)
+	if maxTokens > 0 {
+		maxNew = min(maxNew, maxTokens)
 	}
-	reply := &ChatReply{PromptTokens: len(ids), Reused: prefix, Evaluated: len(ids) - prefix, Notice: win.Notice}
-	stops := chat.NewStopMatcher(append(e.tmpl.StopStrings(), req.Stop...))
+	reply := &ChatReply{PromptTokens: len(ids), Reused: prefix, Evaluated: len(ids) - prefix}
+	stops := chat.NewStopMatcher(stopStrings)
 	stream := tokenizer.NewStreamDecoder(e.lm.Tok)
 	var text strings.Builder
-	emit := func(piece string) error {
-		out, stopped := stops.Push(piece)
+	show := func(out string) {
 		text.WriteString(out)
 		if out != "" && onText != nil {
 			onText(out)
 		}
-		if stopped {
-			return errStopString
-		}
-		return nil
 	}
 	// The cache is in an unknown state until the generation says otherwise.
 	s.cached = nil
-	gen, stats, err := model.Generate(ctx, s.chain, ids, sample.New(req.Sampling), model.GenerateOptions{
+	gen, stats, err := model.Generate(ctx, s.chain, ids, sample.New(params), model.GenerateOptions{
 		MaxTokens: maxNew,
 		Prefix:    prefix,
 		Stop:      e.lm.Tok.IsEOG,
-		OnToken:   func(id int32) error { return emit(stream.Token(id)) },
+		OnToken: func(id int32) error {
+			out, stopped := stops.Push(stream.Token(id))
+			show(out)
+			if stopped {
+				return errStopString
+			}
+			return nil
+		},
 	})
 	all := append(ids, gen...)
 	s.cached = all[:min(stats.Cached, len(all))]
@@ -184,18 +224,9 @@ func (e *ChatEngine) Complete(ctx context.Context, req ChatRequest, onText func(
 	case errors.Is(err, errStopString):
 		reply.Finish, err = "stop", nil
 	case err == nil:
-		if tail, _ := stops.Push(stream.Flush()); tail != "" {
-			text.WriteString(tail)
-			if onText != nil {
-				onText(tail)
-			}
-		}
-		if rest := stops.Flush(); rest != "" {
-			text.WriteString(rest)
-			if onText != nil {
-				onText(rest)
-			}
-		}
+		out, _ := stops.Push(stream.Flush())
+		show(out)
+		show(stops.Flush())
 	}
 	reply.Text = text.String()
 	return reply, err

@@ -19,6 +19,9 @@ type Env struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Interrupts delivers Ctrl-C to commands that handle it themselves
+	// (chat); nil means the process's SIGINT.
+	Interrupts <-chan os.Signal
 }
 
 // command is one subcommand.
@@ -27,6 +30,9 @@ type command struct {
 	summary string
 	usage   string // argument synopsis after the name
 	run     func(ctx context.Context, env *Env, args []string) error
+	// ownsInterrupt: the command handles Ctrl-C itself instead of having
+	// it cancel the whole command.
+	ownsInterrupt bool
 }
 
 var commands = map[string]*command{}
@@ -48,7 +54,12 @@ func usageError(format string, a ...any) error {
 
 // Main runs the command line args and returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	return Run(context.Background(), &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr}, args)
+}
+
+// Run runs the command line args with env; cancelling ctx stops the command.
+func Run(ctx context.Context, env *Env, args []string) int {
+	stdout, stderr := env.Stdout, env.Stderr
 	if len(args) == 0 {
 		if gui != nil {
 			if err := gui(); err != nil {
@@ -80,8 +91,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		printHelp(stderr)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	if !c.ownsInterrupt && env.Interrupts == nil {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt)
+		defer stop()
+	}
 	err := c.run(ctx, env, args[1:])
 	switch {
 	case err == nil:
