@@ -266,4 +266,3 @@ func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
 	}
 	writeJSON(w, status, body)
 }
-
