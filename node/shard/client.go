@@ -98,9 +98,6 @@ func (c *Client) handshake(ctx context.Context) (network.Stream, *conn, Info, er
 		st.Reset()
 		return nil, nil, Info{}, fmt.Errorf("shard handshake with %s: %w", c.peer, err)
 	}
-	if d, ok := ctx.Deadline(); ok {
-		st.SetDeadline(d)
-	}
 	stop := context.AfterFunc(ctx, func() { st.SetDeadline(time.Now()) })
 	defer stop()
 	cn := newConn(st, infoMaxFrame)

@@ -89,6 +89,9 @@ func (h *handler) run() error {
 	if err := h.st.SetReadDeadline(time.Now().Add(cfg.HandshakeTimeout)); err != nil {
 		return err
 	}
+	if h.ctx.Err() != nil {
+		return h.reject(errorf(CodeBusy, "server shutting down"))
+	}
 	m, err := h.c.recv(nil)
 	if err != nil {
 		return h.fail(err, false)
@@ -272,10 +275,10 @@ func (h *handler) forward(f Forward) (*Error, error) {
 	}
 	served, _ := ss.meter.Units()
 	res := Result{Pos: f.Pos, N: f.N, Kind: kind, DType: dt, Units: units, Total: served, Compute: compute}
+	h.s.served(ss, f.N, f.Pos+f.N, units, compute) // before the peer can see the result
 	if err := h.c.send(res, func(b []byte) []byte { return appendFloats(b, dt, out) }, cfg.WriteTimeout); err != nil {
 		return nil, err
 	}
-	h.s.served(ss, f.N, f.Pos+f.N, units, compute)
 	return nil, nil
 }
 

@@ -113,8 +113,9 @@ func (r *RemoteStage) Forward(ctx context.Context, pos int, tokens []int32, hidd
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	d, _ := ctx.Deadline() // zero: none
-	if err := r.st.SetDeadline(d); err != nil {
+	// The stream's deadline follows ctx: cancellation or its deadline sets
+	// it to now, so ctx.Err() is already set when the read fails.
+	if err := r.st.SetDeadline(time.Time{}); err != nil {
 		return nil, r.breakWith(err)
 	}
 	stop := context.AfterFunc(ctx, func() { r.st.SetDeadline(time.Now()) })
