@@ -235,7 +235,10 @@ func topP(cand []candidate, p float32, sorted bool) []candidate {
 	}
 	width := (maxL - minL) / (topPBuckets - 1)
 	bucket := func(l float32) int {
-		if width == 0 {
+		switch {
+		case math.IsInf(float64(l), -1):
+			return topPBuckets - 1
+		case width == 0:
 			return 0
 		}
 		return min(int((maxL-float64(l))/width), topPBuckets-1)

@@ -194,6 +194,26 @@ func TestFilters(t *testing.T) {
 	}
 }
 
+// TestMaskedLogits: -Inf and NaN logits (masked tokens) are never drawn,
+// whatever the filters.
+func TestMaskedLogits(t *testing.T) {
+	inf, nan := float32(math.Inf(-1)), float32(math.NaN())
+	logits := []float32{inf, 1, nan, 0.5, inf, 2, nan}
+	for _, p := range []Params{Default(), only(1), {Temperature: 1.5, TopP: 0.99, RepeatPenalty: 1}, {Temperature: 1, TopK: 7, MinP: 0.5, TopP: 1, RepeatPenalty: 1}} {
+		s := New(p)
+		for range 500 {
+			switch id := s.Sample(logits, nil); id {
+			case 1, 3, 5:
+			default:
+				t.Fatalf("%+v: drew masked token %d", p, id)
+			}
+		}
+	}
+	if id := New(only(1)).Sample([]float32{inf, nan, inf}, nil); id != 0 {
+		t.Errorf("all masked: %d, want the first", id)
+	}
+}
+
 // chiSquare is Pearson's statistic of counts against expected probabilities.
 func chiSquare(counts []int, probs []float64) float64 {
 	n := 0
@@ -346,4 +366,52 @@ func BenchmarkSample(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzSample: any logits (NaN and infinities included) and any parameters
+// give an id inside the vocabulary, leave the logits untouched, and greedy
+// without penalties is the first maximum.
+func FuzzSample(f *testing.F) {
+	f.Add([]byte{0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 192, 127}, float32(0.8), 40, float32(0.95), float32(0.05), float32(1.1), uint64(1), []byte{1, 0})
+	f.Add([]byte{0, 0, 128, 255, 0, 0, 128, 255}, float32(0), 0, float32(1), float32(0), float32(1), uint64(7), []byte{})
+	f.Fuzz(func(t *testing.T, raw []byte, temp float32, topK int, topP, minP, repeat float32, seed uint64, hist []byte) {
+		logits := make([]float32, len(raw)/4)
+		for i := range logits {
+			logits[i] = math.Float32frombits(uint32(raw[4*i]) | uint32(raw[4*i+1])<<8 | uint32(raw[4*i+2])<<16 | uint32(raw[4*i+3])<<24)
+		}
+		history := make([]int32, len(hist))
+		for i, b := range hist {
+			history[i] = int32(b) - 4
+		}
+		p := Params{Temperature: temp, TopK: topK, TopP: topP, MinP: minP, RepeatPenalty: repeat, RepeatLastN: 64, Seed: seed}
+		orig := slices.Clone(raw)
+		got := New(p).Sample(logits, history)
+		if len(logits) == 0 {
+			if got != -1 {
+				t.Fatalf("no logits: %d", got)
+			}
+			return
+		}
+		if got < 0 || int(got) >= len(logits) {
+			t.Fatalf("Sample = %d for %d logits", got, len(logits))
+		}
+		for i, l := range logits {
+			if math.Float32bits(l) != uint32(orig[4*i])|uint32(orig[4*i+1])<<8|uint32(orig[4*i+2])<<16|uint32(orig[4*i+3])<<24 {
+				t.Fatalf("logit %d modified", i)
+			}
+		}
+		q := New(Params{Temperature: min(temp, 0), TopP: 1, RepeatPenalty: 1})
+		want := int32(0)
+		best := float32(math.Inf(-1))
+		for i, l := range logits {
+			if l == l && l > best {
+				best, want = l, int32(i)
+			}
+		}
+		if temp != temp || temp <= 0 {
+			if g := q.Sample(logits, history); g != want {
+				t.Fatalf("greedy = %d, want %d (%v)", g, want, logits)
+			}
+		}
+	})
 }
