@@ -94,6 +94,13 @@ type download struct {
 }
 
 func (d *download) run(ctx context.Context) (err error) {
+	have, err := d.resumable()
+	if err != nil {
+		return err
+	}
+	if err := d.checkSpace(have); err != nil {
+		return err
+	}
 	if err := d.open(); err != nil {
 		return err
 	}
@@ -102,26 +109,36 @@ func (d *download) run(ctx context.Context) (err error) {
 			d.f.Close()
 		}
 	}()
-	if err := d.checkSpace(); err != nil {
-		return err
-	}
 	if err := d.transferWithRetries(ctx); err != nil {
 		return err
 	}
 	return d.finish()
 }
 
-// open prepares the partial file: kept when its sidecar matches this
-// download, else started afresh; the bytes it already holds are hashed.
-func (d *download) open() error {
-	want := partialMeta{URL: d.url, Size: d.e.Size, SHA256: d.e.SHA256}
+func (d *download) wantMeta() partialMeta {
+	return partialMeta{URL: d.url, Size: d.e.Size, SHA256: d.e.SHA256}
+}
+
+// resumable returns the bytes of a partial file left by an earlier Pull of
+// the same URL, size and hash; any other partial file is deleted.
+func (d *download) resumable() (int64, error) {
 	var have partialMeta
-	if raw, err := os.ReadFile(d.meta); err == nil && json.Unmarshal(raw, &have) == nil && have == want {
-		// resume
-	} else if err := os.Remove(d.partial); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return d.s.wrapFS("discard stale partial download", err)
+	if raw, err := os.ReadFile(d.meta); err == nil && json.Unmarshal(raw, &have) == nil && have == d.wantMeta() {
+		if st, err := os.Stat(d.partial); err == nil {
+			return st.Size(), nil
+		}
+		return 0, nil
 	}
-	raw, _ := json.Marshal(want)
+	if err := os.Remove(d.partial); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, d.s.wrapFS("discard stale partial download", err)
+	}
+	return 0, nil
+}
+
+// open creates or reopens the partial file and its sidecar, and hashes the
+// bytes already there.
+func (d *download) open() error {
+	raw, _ := json.Marshal(d.wantMeta())
 	if err := os.WriteFile(d.meta, raw, 0o644); err != nil {
 		return d.s.wrapFS("start download", err)
 	}
@@ -160,8 +177,8 @@ func (d *download) restart() error {
 	return nil
 }
 
-func (d *download) checkSpace() error {
-	need := uint64(d.e.Size - d.offset)
+func (d *download) checkSpace(have int64) error {
+	need := uint64(max(d.e.Size-have, 0))
 	free, err := d.s.cfg.FreeSpace(d.s.dir)
 	if err != nil {
 		d.s.cfg.Logger.Debug("free disk space unknown; not checked", "err", err)

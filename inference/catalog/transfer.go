@@ -51,6 +51,7 @@ func (d *download) accept(resp *http.Response) error {
 			return fmt.Errorf("bad Content-Range: %w", err)
 		}
 		if total >= 0 && total != d.e.Size {
+			d.discard()
 			return permanent(fmt.Errorf("%w: the server's file is %d bytes, the catalog expects %d", ErrChecksum, total, d.e.Size))
 		}
 		if start != d.offset {
@@ -63,6 +64,7 @@ func (d *download) accept(resp *http.Response) error {
 		return nil
 	case resp.StatusCode == http.StatusOK:
 		if resp.ContentLength >= 0 && resp.ContentLength != d.e.Size {
+			d.discard()
 			return permanent(fmt.Errorf("%w: the server's file is %d bytes, the catalog expects %d", ErrChecksum, resp.ContentLength, d.e.Size))
 		}
 		if d.offset > 0 { // Range ignored: the body is the whole file
