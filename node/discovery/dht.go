@@ -80,7 +80,7 @@ func newDHT(ctx context.Context, h host.Host, cfg Config) (*dht.IpfsDHT, error) 
 
 // provideAsync publishes a provider record for a model in the background.
 func (s *Service) provideAsync(run *running, model ModelHash) {
-	run.wg.Go(func() {
+	run.goAsync(func() {
 		ctx, cancel := context.WithTimeout(run.ctx, time.Minute)
 		defer cancel()
 		if err := run.dht.Provide(ctx, ProviderKey(model), true); err != nil {
@@ -108,15 +108,19 @@ func (s *Service) Find(ctx context.Context, model ModelHash) ([]Announcement, er
 	}
 	var (
 		mu    sync.Mutex // guards found
-		found []Announcement
+		found = make(map[peer.ID]Announcement)
 		wg    sync.WaitGroup
 	)
+	// The lookup can yield a provider several times (local store, several
+	// DHT peers), with or without addresses: fetch again only when a
+	// result brings addresses not tried yet for that peer.
+	tried := make(map[peer.ID]map[string]bool)
 	for ai := range run.dht.FindProvidersAsync(ctx, ProviderKey(model), maxFindProviders) {
-		if s.isSelf(ai.ID) {
+		if s.isSelf(ai.ID) || !newAddrs(tried, ai) {
 			continue
 		}
 		wg.Go(func() {
-			a, err := s.fetch(ctx, ai, model)
+			a, err := s.fetch(ctx, run.dht, ai, model)
 			if err != nil {
 				s.log.Debug("fetch announcement", "peer", ai.ID, "err", err)
 				return
@@ -125,24 +129,56 @@ func (s *Service) Find(ctx context.Context, model ModelHash) ([]Announcement, er
 				s.log.Debug("registry rejected fetched announcement", "peer", ai.ID, "err", err)
 				return
 			}
-			if !a.Withdrawn {
-				mu.Lock()
-				found = append(found, a)
-				mu.Unlock()
+			mu.Lock()
+			if old, ok := found[a.PeerID]; !ok || old.Seq < a.Seq {
+				found[a.PeerID] = a
 			}
+			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil && len(found) == 0 {
+	out := make([]Announcement, 0, len(found))
+	for _, a := range found {
+		if !a.Withdrawn {
+			out = append(out, a)
+		}
+	}
+	if err := ctx.Err(); err != nil && len(out) == 0 {
 		return nil, fmt.Errorf("find providers of %s: %w", model, err)
 	}
-	return found, nil
+	return out, nil
+}
+
+// newAddrs records ai's addresses in tried and reports whether this is the
+// first sighting of the peer or brings an address not seen before.
+func newAddrs(tried map[peer.ID]map[string]bool, ai peer.AddrInfo) bool {
+	seen, ok := tried[ai.ID]
+	if !ok {
+		seen = make(map[string]bool)
+		tried[ai.ID] = seen
+	}
+	fresh := !ok
+	for _, a := range ai.Addrs {
+		if k := string(a.Bytes()); !seen[k] {
+			seen[k] = true
+			fresh = true
+		}
+	}
+	return fresh
 }
 
 // fetch connects to a provider and asks for its announcement of model.
-func (s *Service) fetch(ctx context.Context, ai peer.AddrInfo, model ModelHash) (Announcement, error) {
+// A provider record without addresses is resolved through the DHT first.
+func (s *Service) fetch(ctx context.Context, d *dht.IpfsDHT, ai peer.AddrInfo, model ModelHash) (Announcement, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
 	defer cancel()
+	if len(ai.Addrs) == 0 && len(s.h.Peerstore().Addrs(ai.ID)) == 0 {
+		found, err := d.FindPeer(ctx, ai.ID)
+		if err != nil {
+			return Announcement{}, fmt.Errorf("resolve provider %s: %w", ai.ID, err)
+		}
+		ai.Addrs = found.Addrs
+	}
 	if len(ai.Addrs) > 0 {
 		s.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
 	}

@@ -69,7 +69,7 @@ func (s *Service) joinLocked(run *running, model ModelHash) {
 	ctx, cancel := context.WithCancel(run.ctx)
 	ts := &topicSub{topic: t, sub: sub, cancel: cancel}
 	run.topics[model] = ts
-	run.wg.Go(func() { s.readTopic(ctx, sub) })
+	run.goAsync(func() { s.readTopic(ctx, sub) })
 }
 
 // leaveLocked leaves a model's topic. Caller holds s.mu.

@@ -57,10 +57,32 @@ type ownShard struct {
 // running holds what exists while Serve runs.
 type running struct {
 	ctx    context.Context
-	ps     *pubsub.PubSub // nil without pubsub
-	dht    *dht.IpfsDHT   // nil without the DHT
-	topics map[ModelHash]*topicSub
+	ps     *pubsub.PubSub          // nil without pubsub
+	dht    *dht.IpfsDHT            // nil without the DHT
+	topics map[ModelHash]*topicSub // guarded by Service.mu
+
+	mu     sync.Mutex // guards closed and wg.Add
+	closed bool
 	wg     sync.WaitGroup // topic readers and provide calls
+}
+
+// goAsync runs f in a goroutine that shutdown waits for; after shutdown
+// has begun it does nothing.
+func (r *running) goAsync(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.wg.Go(f)
+}
+
+// drain stops new goroutines and waits for the running ones.
+func (r *running) drain() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.wg.Wait()
 }
 
 // New returns a discovery service for h; announcements are signed with h's
@@ -146,6 +168,9 @@ func (s *Service) start(ctx context.Context, run *running) (stop func(), err err
 			closers[i]()
 		}
 	}
+	// Closers run in reverse: goroutines are drained last, after ctx was
+	// cancelled and the mechanisms they use were closed.
+	closers = append(closers, run.drain)
 	s.h.SetStreamHandler(p2p.AnnounceProtocol, s.handleFetch)
 	closers = append(closers, func() { s.h.RemoveStreamHandler(p2p.AnnounceProtocol) })
 	if s.cfg.EnableDHT {
@@ -179,7 +204,6 @@ func (s *Service) start(ctx context.Context, run *running) (stop func(), err err
 		}
 		closers = append(closers, closeMDNS)
 	}
-	closers = append(closers, run.wg.Wait)
 	return stop, nil
 }
 
