@@ -277,10 +277,19 @@ func TestEveryPrefixFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	step := 1
-	for n := 0; n < len(orig); n += step {
-		if n > int(h.DataOffset) {
-			step = 4093
+	// Every length through the fixed header and the first entries, then a
+	// prime stride through the rest of the metadata and the tensor data.
+	for n := 0; n < len(orig); {
+		switch {
+		case n < 512:
+			n++
+		case n < int(h.DataOffset):
+			n += 61
+		default:
+			n += 4093
+		}
+		if n >= len(orig) {
+			break
 		}
 		_, err := FromBytes(orig[:n])
 		if !errors.Is(err, ErrTruncated) {
