@@ -113,15 +113,11 @@ func startServer(t testing.TB, cfg Config, ledger meter.Ledger, backends ...Back
 			t.Error("server did not stop")
 		}
 	})
-	// Serve registers its handler at once; wait until it has.
-	p2ptest.Eventually(t, 5*time.Second, "shard handler registered", func() bool {
-		for _, p := range h.Raw().Mux().Protocols() {
-			if p == ProtocolID {
-				return true
-			}
-		}
-		return false
-	})
+	select {
+	case <-s.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("server not ready")
+	}
 	return &testServer{h: h, s: s}
 }
 

@@ -196,7 +196,7 @@ func (r *RemoteStage) forwardChunks(pos, n int, tokens []int32, hidden []float32
 // retrying when the server pauses the session for a receipt.
 func (r *RemoteStage) roundTrip(pos, k int, tokens []int32, hidden []float32) ([]float32, error) {
 	if err := r.sendReceipt(false); err != nil {
-		return nil, err
+		return nil, r.explain(err)
 	}
 	f := Forward{Session: r.id, Pos: pos, N: k, Kind: KindTokens, DType: I32}
 	tail := func(b []byte) []byte { return appendTokens(b, tokens) }
@@ -207,7 +207,7 @@ func (r *RemoteStage) roundTrip(pos, k int, tokens []int32, hidden []float32) ([
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
 		if err := r.c.send(f, tail, 0); err != nil {
-			return nil, err
+			return nil, r.explain(err)
 		}
 		m, err := r.c.recv(nil)
 		if err != nil {
@@ -228,6 +228,22 @@ func (r *RemoteStage) roundTrip(pos, k int, tokens []int32, hidden []float32) ([
 			return nil, fmt.Errorf("%w: %s instead of result", ErrProtocol, m.Type())
 		}
 	}
+}
+
+// explain turns a failed write into the server's reason when it sent one
+// before closing (an idle timeout, a shutdown): some transports refuse writes
+// to a stream the peer closed while its last frame is still readable.
+func (r *RemoteStage) explain(err error) error {
+	if isTimeout(err) {
+		return err // cancelled or timed out: nothing to wait for
+	}
+	r.st.SetReadDeadline(time.Now().Add(time.Second))
+	if m, rerr := r.c.recv(nil); rerr == nil {
+		if e, ok := m.(*Error); ok {
+			return fmt.Errorf("%w (%v)", e, err)
+		}
+	}
+	return err
 }
 
 // accept validates a result against its request and meters it.
@@ -333,5 +349,8 @@ func (r *RemoteStage) Close() error {
 		r.st.Reset()
 		return fmt.Errorf("close remote stage [%d,%d) on %s: %w", r.from, r.to, r.client.peer, err)
 	}
-	return r.st.Close()
+	// The server has closed its end after Closed; some transports report
+	// closing ours as an error then, which changes nothing.
+	_ = r.st.Close()
+	return nil
 }

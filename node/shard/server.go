@@ -36,6 +36,7 @@ type Server struct {
 	subs     map[chan Event]struct{}
 
 	handlers sync.WaitGroup // running stream handlers
+	ready    chan struct{}  // closed once Serve has registered the handler
 }
 
 // served is one model a server serves.
@@ -92,6 +93,7 @@ func NewServer(h host.Host, cfg Config, ledger meter.Ledger, logger *slog.Logger
 	s := &Server{
 		h: h, cfg: cfg, log: logger.With("sub", "shard"), ledger: ledger,
 		models: map[[32]byte]*served{}, sessions: map[[16]byte]*session{}, subs: map[chan Event]struct{}{},
+		ready: make(chan struct{}),
 	}
 	for _, b := range backends {
 		info := b.Info()
@@ -122,6 +124,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.serving, s.ctx = true, ctx
 	s.mu.Unlock()
 	s.h.SetStreamHandler(ProtocolID, s.handleStream)
+	close(s.ready)
 	s.log.Info("serving shards", "models", len(s.order), "price", s.cfg.Price.PerKiloUnit)
 	<-ctx.Done()
 	s.h.RemoveStreamHandler(ProtocolID)
@@ -132,6 +135,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.log.Info("shard server stopped")
 	return nil
 }
+
+// Ready is closed once Serve takes streams.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // SetAccepting starts or stops taking new sessions. Open sessions go on; a
 // server not accepting answers opens with CodeBusy.
