@@ -290,6 +290,16 @@ func FuzzDecodeAnnouncement(f *testing.F) {
 	f.Add([]byte(wireMagic))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The structural parser must cope with anything; whatever it
+		// parses must survive field checks and re-encoding.
+		if p, n, _, _, err := parseWire(data); err == nil {
+			_ = p.validateFields()
+			if !bytes.Equal(p.appendSigned(nil), data[:n]) {
+				if _, err := DecodeAnnouncement(data, testNow); err == nil {
+					t.Fatal("non-canonical bytes accepted")
+				}
+			}
+		}
 		a, err := DecodeAnnouncement(data, testNow)
 		if err != nil {
 			return

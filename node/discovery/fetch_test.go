@@ -100,3 +100,18 @@ func TestFetchProtocol(t *testing.T) {
 		t.Fatal("truncated request got a clean response")
 	}
 }
+
+func FuzzReadFetchResponse(f *testing.F) {
+	f.Add([]byte{statusOK, 3, 1, 2, 3})
+	f.Add([]byte{statusNotFound})
+	f.Add([]byte{statusOK, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		raw, err := readFetchResponse(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if len(raw) == 0 || len(raw) > MaxWireSize || data[0] != statusOK {
+			t.Fatalf("accepted %d bytes with status %d", len(raw), data[0])
+		}
+	})
+}
