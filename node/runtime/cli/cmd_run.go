@@ -15,8 +15,9 @@ func init() {
 	register(&command{
 		name:    "run",
 		summary: "generate text from a prompt with a local model",
-		usage:   "--model FILE [--prompt TEXT] [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--split L1,L2,…] [--json]",
-		run:     runRun,
+		usage: "--model FILE [--prompt TEXT] [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--split L1,L2,…] [--json] " +
+			"[--local-layers A:B --peers ADDR,… [--wire f32|f16] [--listen MULTIADDR,…] [--keypair FILE --max-price N]]",
+		run: runRun,
 	})
 }
 
@@ -46,6 +47,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	split := fs.String("split", "", "run as in-process stages cut at these layers, e.g. 2,4")
 	nctx := fs.Int("ctx", 0, "context size (0 = prompt + max tokens)")
 	asJSON := fs.Bool("json", false, "print one JSON object at the end instead of streaming text")
+	remote := addRemoteFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -71,7 +73,22 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	if !*asJSON {
 		onText = func(s string) { fmt.Fprint(env.Stdout, s) }
 	}
-	res, err := lm.Run(ctx, runtime.RunRequest{Prompt: *prompt, MaxTokens: *maxTokens, Sampling: params, Split: cuts, Context: *nctx}, onText)
+	req := runtime.RunRequest{Prompt: *prompt, MaxTokens: *maxTokens, Sampling: params, Split: cuts, Context: *nctx}
+	if remote.enabled() {
+		if len(cuts) > 0 {
+			return usageError("--split does not combine with --local-layers/--peers")
+		}
+		if req.Context <= 0 {
+			req.Context = contextFor(lm, *prompt, *maxTokens)
+		}
+		p, closePipeline, err := remote.build(ctx, env, lm, req.Context)
+		if err != nil {
+			return err
+		}
+		defer closePipeline()
+		req.Hops = p.Chain
+	}
+	res, err := lm.Run(ctx, req, onText)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,353 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/hearth-p2p/hearth/node/meter"
+	"github.com/hearth-p2p/hearth/node/p2p"
+	"github.com/hearth-p2p/hearth/node/runtime"
+	"github.com/hearth-p2p/hearth/node/shard"
+	"github.com/hearth-p2p/hearth/wallet/keys"
+	"github.com/hearth-p2p/hearth/wallet/ledger"
+	"github.com/hearth-p2p/hearth/wallet/receipt"
+)
+
+func init() {
+	register(&command{
+		name:    "node",
+		summary: "serve layers of a model to peers (headless shard provider)",
+		usage: "--model FILE [--layers A:B] [--listen MULTIADDR,…] [--data-dir D] [--price N --payout ADDRESS [--mint MINT]] " +
+			"[--max-sessions N] [--max-context N] [--credit-limit N] [--idle-timeout D] [--threads N]",
+		run: runNode,
+	})
+}
+
+// nodeFlags are the parsed flags of `hearth node`.
+type nodeFlags struct {
+	model, layers, listen, dataDir string
+	payout, mint                   string
+	price, creditLimit             uint64
+	maxSessions, maxContext        int
+	threads                        int
+	idle                           time.Duration
+	logLevel                       string
+}
+
+func parseNodeFlags(env *Env, args []string) (*nodeFlags, error) {
+	fs := newFlagSet(env, "node")
+	def := shard.Default()
+	f := &nodeFlags{}
+	fs.StringVar(&f.model, "model", "", "GGUF model file, or the name of an installed model")
+	fs.StringVar(&f.layers, "layers", "", "layers to serve, A:B for [A,B) (default: all)")
+	fs.StringVar(&f.listen, "listen", strings.Join(p2p.Default().ListenAddrs, ","), "comma-separated listen multiaddrs")
+	fs.StringVar(&f.dataDir, "data-dir", runtime.DefaultDataDir(), "data directory (node identity, ledger, hash cache)")
+	fs.Uint64Var(&f.price, "price", 0, "price in lamports (or base units of --mint) per 1000 token-layers; 0 = free")
+	fs.StringVar(&f.payout, "payout", "", "Solana address receipts pay (required with --price)")
+	fs.StringVar(&f.mint, "mint", "", "SPL token mint of the price (default: SOL)")
+	fs.Uint64Var(&f.creditLimit, "credit-limit", def.CreditLimit, "most a session may owe beyond its last receipt, in base units")
+	fs.IntVar(&f.maxSessions, "max-sessions", def.MaxSessions, "most concurrent sessions")
+	fs.IntVar(&f.maxContext, "max-context", def.MaxContext, "most positions per session")
+	fs.DurationVar(&f.idle, "idle-timeout", def.IdleTimeout, "close sessions idle this long")
+	fs.IntVar(&f.threads, "threads", 0, "CPU threads (0 = all)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "stderr log level: debug, info, warn, error")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if f.model == "" {
+		return nil, usageError("--model is required")
+	}
+	if f.price > 0 && f.payout == "" {
+		return nil, usageError("--price needs --payout, the address receipts pay")
+	}
+	return f, nil
+}
+
+// shardConfig turns the flags into the server's configuration.
+func (f *nodeFlags) shardConfig() (shard.Config, error) {
+	cfg := shard.Default()
+	cfg.MaxSessions, cfg.MaxContext, cfg.CreditLimit, cfg.IdleTimeout = f.maxSessions, f.maxContext, f.creditLimit, f.idle
+	cfg.Price.PerKiloUnit = f.price
+	var err error
+	if f.payout != "" {
+		if cfg.Payout, err = receipt.ParsePublicKey(f.payout); err != nil {
+			return cfg, usageError("--payout: %v", err)
+		}
+	}
+	if f.mint != "" {
+		if cfg.Price.Mint, err = receipt.ParsePublicKey(f.mint); err != nil {
+			return cfg, usageError("--mint: %v", err)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, usageError("%v", err)
+	}
+	return cfg, nil
+}
+
+func runNode(ctx context.Context, env *Env, args []string) error {
+	f, err := parseNodeFlags(env, args)
+	if err != nil {
+		return err
+	}
+	scfg, err := f.shardConfig()
+	if err != nil {
+		return err
+	}
+	log, err := stderrLogger(env, f.logLevel)
+	if err != nil {
+		return err
+	}
+	path, err := resolveModel(f.model, f.dataDir)
+	if err != nil {
+		return err
+	}
+	lm, err := runtime.OpenModel(path, f.threads)
+	if err != nil {
+		return err
+	}
+	defer lm.Close()
+	layers := runtime.LayerRange{From: 0, To: lm.Model.NumLayers}
+	if f.layers != "" {
+		if layers, err = runtime.ParseLayerRange(f.layers); err != nil {
+			return usageError("--layers: %v", err)
+		}
+	}
+	hash, err := runtime.ModelHash(path, filepath.Join(f.dataDir, "model-hashes"))
+	if err != nil {
+		return err
+	}
+	backend, err := shard.NewModelBackend(lm.Model, lm.Pool, hash, layers.From, layers.To)
+	if err != nil {
+		return err
+	}
+	var rec meter.Ledger
+	if scfg.Price.PerKiloUnit > 0 {
+		l, err := ledger.Open(filepath.Join(f.dataDir, "wallet", "ledger.db"), log)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		rec = walletLedger{l: l, provider: scfg.Payout, price: scfg.Price}
+	}
+	h, err := startHost(ctx, f.listen, f.dataDir, log)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	srv, err := shard.NewServer(h.Raw(), scfg, rec, log, backend)
+	if err != nil {
+		return err
+	}
+	// SIGINT is handled by Main's context; a daemon also stops on SIGTERM.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	select {
+	case <-srv.Ready():
+	case err := <-done:
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "listening %s\n", listenAddr(h))
+	fmt.Fprintf(env.Stdout, "serving %q layers %d:%d of %d, sha256 %x, price %d\n",
+		lm.Model.Name, layers.From, layers.To, lm.Model.NumLayers, hash, scfg.Price.PerKiloUnit)
+	err = <-done
+	st := srv.Stats()
+	fmt.Fprintf(env.Stderr, "stopped: %d sessions served, %d tokens, %d token-layers\n",
+		st.Totals.Opened, st.Totals.Tokens, st.Totals.Units)
+	return err
+}
+
+// walletLedger records receipts in the wallet's ledger, which checks them
+// again against the node's payout address and price.
+type walletLedger struct {
+	l        *ledger.Ledger
+	provider receipt.PublicKey
+	price    receipt.Price
+}
+
+func (w walletLedger) Record(s receipt.Signed) error {
+	_, err := w.l.AcceptReceipt(s, w.provider, &w.price)
+	return err
+}
+
+// stderrLogger logs text to stderr at level.
+func stderrLogger(env *Env, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError("--log-level: %v", err)
+	}
+	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// hostConfig is the p2p configuration for the comma-separated listen
+// addresses. A host that only listens on loopback does no NAT mapping,
+// AutoNAT, relaying or hole punching.
+func hostConfig(listen string) (p2p.Config, error) {
+	cfg := p2p.Default()
+	cfg.ListenAddrs = nil
+	for _, a := range strings.Split(listen, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			cfg.ListenAddrs = append(cfg.ListenAddrs, a)
+		}
+	}
+	if loopbackOnly(cfg.ListenAddrs) {
+		cfg.NATPortMap, cfg.EnableAutoNAT, cfg.EnableRelayClient, cfg.EnableHolePunching = false, false, false, false
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, usageError("--listen: %v", err)
+	}
+	return cfg, nil
+}
+
+// startHost starts the node's libp2p host with the identity kept in dataDir.
+func startHost(ctx context.Context, listen, dataDir string, log *slog.Logger) (*p2p.Host, error) {
+	cfg, err := hostConfig(listen)
+	if err != nil {
+		return nil, err
+	}
+	key, err := p2p.LoadOrCreateIdentity(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return p2p.New(ctx, cfg, key, log)
+}
+
+func loopbackOnly(addrs []string) bool {
+	for _, s := range addrs {
+		m, err := ma.NewMultiaddr(s)
+		if err != nil || !manet.IsIPLoopback(m) {
+			return false
+		}
+	}
+	return len(addrs) > 0
+}
+
+// listenAddr picks the address to print: the first direct TCP one, else the
+// first at all.
+func listenAddr(h *p2p.Host) ma.Multiaddr {
+	addrs := h.Addrs()
+	for _, a := range addrs {
+		if _, err := a.ValueForProtocol(ma.P_TCP); err == nil {
+			if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err != nil {
+				return a
+			}
+		}
+	}
+	if len(addrs) == 0 {
+		return nil
+	}
+	return addrs[0]
+}
+
+// remoteFlags are the flags of `hearth run` that put layers on peers.
+type remoteFlags struct {
+	local, peers, wire, listen, keypair string
+	maxPrice                            uint64
+}
+
+func addRemoteFlags(fs *flag.FlagSet) *remoteFlags {
+	r := &remoteFlags{}
+	fs.StringVar(&r.local, "local-layers", "", "layers to run here, A:B (several: A:B,C:D); the rest run on --peers")
+	fs.StringVar(&r.peers, "peers", "", "comma-separated multiaddrs (ending in /p2p/ID) of shard servers for the other layers")
+	fs.StringVar(&r.wire, "wire", "f32", "hidden states on the wire: f32 (exact) or f16 (half the bytes)")
+	fs.StringVar(&r.listen, "listen", "/ip4/0.0.0.0/tcp/0,/ip4/0.0.0.0/udp/0/quic-v1", "listen multiaddrs of this node's libp2p host (with --peers)")
+	fs.StringVar(&r.keypair, "keypair", "", "Solana keypair JSON file that signs receipts for paid peers")
+	fs.Uint64Var(&r.maxPrice, "max-price", 0, "most accepted per 1000 token-layers, in lamports (0: free peers only)")
+	return r
+}
+
+func (r *remoteFlags) enabled() bool { return r.local != "" || r.peers != "" }
+
+// build opens the pipeline: the local layers here, the rest on the peers.
+// The returned function closes it (paying for the work) and the host.
+func (r *remoteFlags) build(ctx context.Context, env *Env, lm *runtime.LocalModel, maxCtx int) (*runtime.Pipeline, func(), error) {
+	if r.peers == "" {
+		return nil, nil, usageError("--local-layers needs --peers (looking providers up by discovery is not wired into hearth run yet)")
+	}
+	var local []runtime.LayerRange
+	for _, s := range strings.Split(r.local, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		lr, err := runtime.ParseLayerRange(s)
+		if err != nil {
+			return nil, nil, usageError("--local-layers: %v", err)
+		}
+		local = append(local, lr)
+	}
+	wire, err := shard.ParseDType(r.wire)
+	if err != nil {
+		return nil, nil, usageError("--wire: %v", err)
+	}
+	opts := runtime.PipelineOptions{MaxContext: maxCtx, WireDType: wire, MaxPrice: receipt.Price{PerKiloUnit: r.maxPrice}}
+	for _, p := range strings.Split(r.peers, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			opts.Peers = append(opts.Peers, p)
+		}
+	}
+	if r.keypair != "" {
+		b, err := os.ReadFile(r.keypair)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--keypair: %w", err)
+		}
+		k, err := keys.ParseKeypairJSON(b)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--keypair: %w", err)
+		}
+		opts.Signer = k
+	}
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts.Logger = log
+	h, err := startEphemeralHost(ctx, r.listen, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := runtime.BuildPipeline(ctx, h, lm, local, opts)
+	if err != nil {
+		h.Close()
+		return nil, nil, err
+	}
+	return p, func() {
+		if err := errors.Join(p.Close(), h.Close()); err != nil {
+			log.Warn("closing the pipeline", "err", err)
+		}
+	}, nil
+}
+
+// startEphemeralHost starts a host with a throwaway identity: a consumer
+// needs no stable peer ID.
+func startEphemeralHost(ctx context.Context, listen string, log *slog.Logger) (*p2p.Host, error) {
+	cfg, err := hostConfig(listen)
+	if err != nil {
+		return nil, err
+	}
+	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return p2p.New(ctx, cfg, key, log)
+}
+
+// contextFor is the context `hearth run` needs: the prompt plus max tokens,
+// as the runtime computes it.
+func contextFor(lm *runtime.LocalModel, prompt string, maxTokens int) int {
+	n := max(len(lm.Tok.Encode(prompt, true, true)), 1)
+	return min(n+max(maxTokens, 0), lm.Model.ContextLen)
+}
