@@ -115,7 +115,6 @@ func (h *handler) run() error {
 	case Open:
 		sess, e := h.s.open(h.peer, m, h.c)
 		if e != nil {
-			h.s.refused(h.peer, e)
 			return h.reject(e)
 		}
 		h.sess = sess
@@ -159,6 +158,7 @@ func (h *handler) loop() error {
 				return err
 			}
 			if e != nil {
+				h.s.refused(h.peer, e)
 				if err := h.c.send(e, nil, cfg.WriteTimeout); err != nil {
 					return err
 				}
@@ -197,8 +197,9 @@ func (h *handler) fail(err error, started bool) error {
 	return err
 }
 
-// reject sends e best-effort and returns it.
+// reject counts e, sends it best-effort and returns it.
 func (h *handler) reject(e *Error) error {
+	h.s.refused(h.peer, e)
 	_ = h.c.send(e, nil, time.Second)
 	return e
 }
@@ -209,7 +210,6 @@ func (h *handler) receipt(m ReceiptMsg) error {
 	err := ss.meter.Accept(m.Receipt)
 	switch {
 	case errors.Is(err, meter.ErrRejected):
-		h.s.refused(h.peer, err)
 		return h.reject(errorf(CodeBadRequest, "%v", err))
 	case err != nil:
 		// The ledger failed: keep serving; the credit limit bounds the risk.
@@ -446,7 +446,8 @@ func (s *Server) served(ss *session, n, pos int, units uint64, compute time.Dura
 	s.emitLocked(Event{Kind: EventForward, Time: now, Session: ss.id, Peer: ss.peer, Tokens: n, Units: units, Compute: compute})
 }
 
-// refused counts a refused open or frame.
+// refused counts an error frame sent to a peer: a refused open, a bad frame,
+// a paused session.
 func (s *Server) refused(p peer.ID, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

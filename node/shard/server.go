@@ -163,7 +163,6 @@ func (s *Server) Info() Info {
 	}
 	for _, sv := range s.order {
 		mi := sv.info
-		mi.ContextLen = sv.info.ContextLen
 		mi.TokPerSec = sv.tokPerSec()
 		info.Models = append(info.Models, mi)
 	}

@@ -9,7 +9,7 @@ import (
 // Totals count everything a server has done since it started.
 type Totals struct {
 	Opened   uint64 // sessions opened
-	Refused  uint64 // opens refused (busy, no capacity, bad request, payment)
+	Refused  uint64 // error frames sent: opens refused, bad frames, paused sessions
 	Forwards uint64
 	Tokens   uint64 // positions forwarded
 	Units    uint64 // token-layers served
@@ -74,7 +74,7 @@ const (
 	EventClosed                         // a session ended (Reason says why)
 	EventForward                        // a forward was served
 	EventReceipt                        // a receipt was accepted
-	EventRefused                        // an open or frame was refused (Err)
+	EventRefused                        // an error frame was sent (Err)
 	EventAccepting                      // SetAccepting changed (Accepting)
 )
 
