@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,5 +232,32 @@ func TestJinjaExtras(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestRenderConcurrently(t *testing.T) {
+	tpl := loadFixture(t, "mistral-7b-instruct-v0.3.jinja", "<s>", "</s>")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 5; j++ {
+				got, err := tpl.Render(threeTurn, true)
+				if err == nil && got != mistralTurns {
+					err = errors.New("wrong rendering under concurrency: " + got)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
