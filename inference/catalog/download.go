@@ -22,6 +22,9 @@ var (
 	ErrNoSpace        = errors.New("not enough disk space")
 	ErrRemoteNotFound = errors.New("file not found on the server")
 	ErrDownload       = errors.New("download failed")
+	// ErrBusy: another Pull of the same model is running (in this or another process).
+	ErrBusy = errors.New("this model is already being downloaded")
+	errBusy = ErrBusy
 )
 
 // Progress reports a download's state.
@@ -119,34 +122,52 @@ func (d *download) wantMeta() partialMeta {
 	return partialMeta{URL: d.url, Size: d.e.Size, SHA256: d.e.SHA256}
 }
 
-// resumable returns the bytes of a partial file left by an earlier Pull of
-// the same URL, size and hash; any other partial file is deleted.
-func (d *download) resumable() (int64, error) {
+// metaMatches reports whether the sidecar says the partial file was started
+// for this same URL, size and hash.
+func (d *download) metaMatches() bool {
 	var have partialMeta
-	if raw, err := os.ReadFile(d.meta); err == nil && json.Unmarshal(raw, &have) == nil && have == d.wantMeta() {
-		if st, err := os.Stat(d.partial); err == nil {
-			return st.Size(), nil
-		}
-		return 0, nil
-	}
-	if err := os.Remove(d.partial); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return 0, d.s.wrapFS("discard stale partial download", err)
-	}
-	return 0, nil
+	raw, err := os.ReadFile(d.meta)
+	return err == nil && json.Unmarshal(raw, &have) == nil && have == d.wantMeta()
 }
 
-// open creates or reopens the partial file and its sidecar, and hashes the
+// resumable returns how many bytes an earlier Pull of the same file left,
+// changing nothing on disk.
+func (d *download) resumable() (int64, error) {
+	if !d.metaMatches() {
+		return 0, nil
+	}
+	st, err := os.Stat(d.partial)
+	if err != nil {
+		return 0, nil
+	}
+	return st.Size(), nil
+}
+
+// open creates or reopens the partial file, locks it against a concurrent
+// Pull, empties it when it belongs to another download, and hashes the
 // bytes already there.
 func (d *download) open() error {
-	raw, _ := json.Marshal(d.wantMeta())
-	if err := os.WriteFile(d.meta, raw, 0o644); err != nil {
-		return d.s.wrapFS("start download", err)
-	}
 	f, err := os.OpenFile(d.partial, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return d.s.wrapFS("start download", err)
 	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		if errors.Is(err, ErrBusy) {
+			return ErrBusy
+		}
+		return fmt.Errorf("lock partial download: %w", err)
+	}
 	d.f, d.h = f, sha256.New()
+	if !d.metaMatches() {
+		if err := d.restart(); err != nil {
+			return err
+		}
+		raw, _ := json.Marshal(d.wantMeta())
+		if err := os.WriteFile(d.meta, raw, 0o644); err != nil {
+			return d.s.wrapFS("start download", err)
+		}
+	}
 	n, err := io.Copy(d.h, f)
 	if err != nil {
 		return fmt.Errorf("hash partial download: %w", err)

@@ -328,3 +328,31 @@ func FuzzParseContentRange(f *testing.F) {
 		}
 	})
 }
+
+func TestPullRefusesConcurrentDownload(t *testing.T) {
+	fs := newFileServer(t)
+	e := storiesEntry(t, fs)
+	s := testStore(t, fs, e)
+	if err := os.MkdirAll(s.Dir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Another Pull of the same model holds the partial file.
+	held, err := os.OpenFile(filepath.Join(s.Dir(), e.FileName()+partialSuffix), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := lockFile(held); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := held.Write([]byte("in progress")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Pull(context.Background(), e, nil)
+	if runtimeHasFlock && !errors.Is(err, ErrBusy) {
+		t.Fatalf("err = %v, want ErrBusy", err)
+	}
+	if got, _ := os.ReadFile(held.Name()); runtimeHasFlock && string(got) != "in progress" {
+		t.Errorf("the other download's partial file was changed: %q", got)
+	}
+}
