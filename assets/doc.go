@@ -1,2 +1,0 @@
-// Package assets holds Hearth's icons and other embedded resources.
-package assets
