@@ -1,0 +1,8 @@
+for (var u = lid; u < p.cols / 32u; u += WG) {
+            let un = load_unit(row_off, u);
+            for (var t = 0u; t < T; t++) {
+                if (t0 + t < n) {
+                    acc[t] += unit_dot(un, t0 + t, u);
+                }
+            }
+        }
