@@ -169,6 +169,12 @@ func (r *RemoteStage) checkInput(pos int, tokens []int32, hidden []float32) (int
 
 // forwardChunks sends the batch in chunks and gathers the output.
 func (r *RemoteStage) forwardChunks(pos, n int, tokens []int32, hidden []float32) ([]float32, error) {
+	if n <= r.chunk { // one frame: its decoded result is the output
+		if r.from == 0 {
+			return r.roundTrip(pos, n, tokens, nil)
+		}
+		return r.roundTrip(pos, n, nil, hidden)
+	}
 	last := r.to == r.info.NumLayers
 	r.out = r.out[:0]
 	for off := 0; off < n; off += r.chunk {

@@ -4,9 +4,22 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/hearth-p2p/hearth/inference/tensor"
 )
+
+// littleEndian reports a little-endian machine, where f32 payloads are the
+// floats' memory as is and are copied in bulk.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// floatBytes views v's memory as bytes.
+func floatBytes(v []float32) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
+}
 
 // maxF16 is the largest finite binary16 value; a hidden state beyond it is
 // sent as f32 even in f16 mode.
@@ -24,6 +37,9 @@ func appendFloats(b []byte, dt DType, v []float32) []byte {
 			b = binary.LittleEndian.AppendUint16(b, tensor.F32ToF16(x))
 		}
 	default:
+		if littleEndian {
+			return append(b, floatBytes(v)...)
+		}
 		for _, x := range v {
 			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
 		}
@@ -67,6 +83,10 @@ func decodeFloats(dst []float32, dt DType, data []byte) ([]float32, error) {
 			dst[i] = tensor.F16ToF32(binary.LittleEndian.Uint16(data[2*i:]))
 		}
 	case F32:
+		if littleEndian {
+			copy(floatBytes(dst), data)
+			break
+		}
 		for i := range dst {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
 		}
@@ -74,7 +94,7 @@ func decodeFloats(dst []float32, dt DType, data []byte) ([]float32, error) {
 		return dst, malformed("floats as %s", dt)
 	}
 	for i, x := range dst {
-		if !finite32(x) {
+		if math.Float32bits(x)&0x7f800000 == 0x7f800000 { // exponent all ones: Inf or NaN
 			return dst, fmt.Errorf("%w: non-finite value at %d", ErrMalformed, i)
 		}
 	}
