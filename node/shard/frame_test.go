@@ -215,6 +215,7 @@ func FuzzDecodeFrame(f *testing.F) {
 			if err != nil {
 				continue
 			}
+			decodePayload(t, m)
 			again, err := DecodeMessage(typ, AppendFrame(nil, m)[frameHeader:])
 			if err != nil {
 				t.Fatalf("re-encoded %s does not decode: %v", typ, err)
@@ -224,6 +225,37 @@ func FuzzDecodeFrame(f *testing.F) {
 			}
 		}
 	})
+}
+
+// decodePayload runs the tensor decoders on a message's payload: they must
+// return values or an error, never panic.
+func decodePayload(t *testing.T, m Message) {
+	var kind Kind
+	var dt DType
+	var data []byte
+	switch v := m.(type) {
+	case Forward:
+		kind, dt, data = v.Kind, v.DType, v.Data
+	case Result:
+		kind, dt, data = v.Kind, v.DType, v.Data
+	default:
+		return
+	}
+	if kind == KindTokens {
+		ids, err := decodeTokens(nil, data, 1000)
+		if err == nil && len(ids) != len(data)/4 {
+			t.Fatalf("%d ids from %d bytes", len(ids), len(data))
+		}
+		return
+	}
+	v, err := decodeFloats(nil, dt, data)
+	if err == nil {
+		for _, x := range v {
+			if !finite32(x) {
+				t.Fatalf("decodeFloats let %v through", x)
+			}
+		}
+	}
 }
 
 // normalize maps nil and empty byte slices together for comparison.
