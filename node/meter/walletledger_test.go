@@ -39,9 +39,21 @@ func TestWithWalletLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pauses := 0
 	for step := range 10 {
+		// The consumer pays only when the provider pauses the session.
 		if err := p.CheckCredit(); err != nil {
-			t.Fatalf("step %d: %v", step, err)
+			pauses++
+			r, err := c.Receipt()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Accept(r); err != nil {
+				t.Fatalf("step %d: %v", step, err)
+			}
+			if err := p.CheckCredit(); err != nil {
+				t.Fatalf("step %d: still paused after paying: %v", step, err)
+			}
 		}
 		units := uint64(3 * (step + 1)) // a growing batch through 3 layers
 		if err := p.Served(units); err != nil {
@@ -50,15 +62,9 @@ func TestWithWalletLedger(t *testing.T) {
 		if err := c.Add(units); err != nil {
 			t.Fatal(err)
 		}
-		if step%3 == 2 {
-			r, err := c.Receipt()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := p.Accept(r); err != nil {
-				t.Fatalf("step %d: %v", step, err)
-			}
-		}
+	}
+	if pauses < 2 {
+		t.Fatalf("%d pauses with a credit limit of 50", pauses)
 	}
 	last, err := c.Receipt()
 	if err != nil {
