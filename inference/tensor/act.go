@@ -46,6 +46,7 @@ type qvec struct {
 	s    []float32 // actQ8_1, per block: f16(d·Σq)
 	sum  []int32   // actQ8_0/actQ8_1, per 32 block: Σq
 	bsum []int32   // actQ8K, per 16 elements: Σq
+	bs16 []int16   // actQ8K: bsum as int16 (for the assembly kernels)
 	yw   []int64   // SWAR words, two per 8 elements (see dot_swar.go)
 }
 
@@ -54,6 +55,7 @@ type qbuf struct {
 	qs              []int8
 	d, s            []float32
 	sum, bsum       []int32
+	bsum16          []int16
 	yw              []int64
 	format          actFormat
 	cols, blocks, n int
@@ -71,6 +73,7 @@ func (b *qbuf) reset(f actFormat, n, cols int) {
 	b.s = grow(b.s, n*b.blocks)
 	b.sum = grow(b.sum, n*b.blocks)
 	b.bsum = grow(b.bsum, n*cols/16)
+	b.bsum16 = grow(b.bsum16, n*cols/16)
 	b.yw = grow(b.yw, n*cols/4)
 }
 
@@ -90,12 +93,14 @@ func (b *qbuf) token(t int) qvec {
 		s:    b.s[t*nb : (t+1)*nb],
 		sum:  b.sum[t*nb : (t+1)*nb],
 		bsum: b.bsum[t*c/16 : (t+1)*c/16],
+		bs16: b.bsum16[t*c/16 : (t+1)*c/16],
 		yw:   b.yw[t*c/4 : (t+1)*c/4],
 	}
 }
 
-// quantize fills v (sized for len(x)) from x in format f.
-func (v *qvec) quantize(f actFormat, x []float32) {
+// quantize fills v (sized for len(x)) from x in format f, with the SWAR
+// words if packY (only the portable block kernels read them).
+func (v *qvec) quantize(f actFormat, x []float32, packY bool) {
 	switch f {
 	case actQ8_0, actQ8_1:
 		for b := range v.d {
@@ -106,7 +111,7 @@ func (v *qvec) quantize(f actFormat, x []float32) {
 			quantQ8KBlock(v, b, x[QK_K*b:QK_K*b+QK_K])
 		}
 	}
-	if f != actF32 {
+	if f != actF32 && packY {
 		packYWords(v.yw, v.qs)
 	}
 }
@@ -154,6 +159,7 @@ func quantQ8KBlock(v *qvec, b int, x []float32) {
 		// into 0: a NaN scale makes it poison the dot product instead.
 		clear(q)
 		clear(bs)
+		clear(v.bs16[16*b : 16*b+16])
 		v.d[b] = 0
 		if nan {
 			v.d[b] = float32(math.NaN())
@@ -170,6 +176,7 @@ func quantQ8KBlock(v *qvec, b int, x []float32) {
 			s += int32(qv)
 		}
 		bs[g] = s
+		v.bs16[16*b+g] = int16(s)
 	}
 	v.d[b] = 1 / iscale
 }

@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 )
 
@@ -80,4 +82,35 @@ func BenchmarkDotF32(b *testing.B) {
 		s += DotF32(x, y)
 	}
 	_ = s
+}
+
+// BenchmarkKernel compares the kernel tiers on one thread: 64 rows of 2048
+// (cache-resident, so this measures compute, not memory).
+func BenchmarkKernel(b *testing.B) {
+	rows, cols := 64, 2048
+	if s := os.Getenv("KCOLS"); s != "" {
+		cols, _ = strconv.Atoi(s)
+		rows = 64 * 2048 / cols
+	}
+	for _, typ := range benchTypes {
+		m := benchMatrix(b, typ, rows, cols)
+		x := randVec(rand.New(rand.NewPCG(59, 60)), cols, 1)
+		a, err := quantizeAct(typ, x)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, tier := range kernelTiers() {
+			k := tier.kernels[typ]
+			b.Run(fmt.Sprintf("%s/%s", typ, tier.name), func(b *testing.B) {
+				b.SetBytes(int64(len(m.Data)))
+				var s float32
+				for b.Loop() {
+					for r := range rows {
+						s += k.dot(m.Row(r), &a)
+					}
+				}
+				_ = s
+			})
+		}
+	}
 }

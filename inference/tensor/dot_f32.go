@@ -38,7 +38,7 @@ func DotF32(a, b []float32) float32 {
 	var acc [16]float32
 	n := len(a) &^ 15
 	if n > 0 {
-		dotF32Body(&acc, a[:n], b[:n])
+		f32Body(&acc, a[:n], b[:n])
 	}
 	for i := n; i < len(a); i++ {
 		acc[i-n] += float32(a[i] * b[i])
@@ -188,4 +188,16 @@ func dotFloatRef(t Type, w []byte, x []float32) float32 {
 		acc[i%16] += float32(wv * xv)
 	}
 	return reduce16(&acc)
+}
+
+// floatAt decodes the float weight of type t (F32, F16, BF16) at the start
+// of b.
+func floatAt(t Type, b []byte) float32 {
+	switch t {
+	case F16:
+		return f16Table[binary.LittleEndian.Uint16(b)]
+	case BF16:
+		return BF16ToF32(binary.LittleEndian.Uint16(b))
+	}
+	return math.Float32frombits(binary.LittleEndian.Uint32(b))
 }

@@ -27,6 +27,21 @@ func term1(sumi int32, dw, dx, mw, sx float32) float32 {
 	return float32(float32(sumi)*float32(dw*dx)) + float32(mw*sx)
 }
 
+// blockTerm32 is the canonical term of block b of a 32-element format
+// (the tails of the assembly kernels).
+func blockTerm32(t Type, blk []byte, a *qvec, b int) float32 {
+	var lv [32]int32
+	dw, mw, hasMin := levels32(t, blk, &lv)
+	var sumi int32
+	for j, q := range a.qs[32*b : 32*b+32] {
+		sumi += lv[j] * int32(q)
+	}
+	if hasMin {
+		return term1(sumi, dw, a.d[b], mw, a.s[b])
+	}
+	return term0(sumi, dw, a.d[b])
+}
+
 // dot32Ref is the reference for the 32-element block formats: decode each
 // block's integer levels element by element, sum the products, and combine
 // with the canonical block term.

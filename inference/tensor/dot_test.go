@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -105,6 +106,19 @@ func quantizedRow(t testing.TB, typ Type, x []float32) []byte {
 	return row
 }
 
+// checkTiers checks that every kernel tier this machine runs (portable Go,
+// and on amd64 the AVX2 and VNNI assembly) equals the reference bit for
+// bit on row·a.
+func checkTiers(t testing.TB, typ Type, row []byte, a *qvec, what string) {
+	t.Helper()
+	want := refDot(typ, row, a)
+	for _, tier := range kernelTiers() {
+		if got := tier.kernels[typ].dot(row, a); !sameFloat(got, want) {
+			t.Fatalf("%s %s: %s kernel %v, reference %v", typ, what, tier.name, got, want)
+		}
+	}
+}
+
 func sameFloat(a, b float32) bool {
 	return math.Float32bits(a) == math.Float32bits(b) || a != a && b != b
 }
@@ -130,10 +144,7 @@ func TestKernelsMatchReference(t *testing.T) {
 						t.Fatal(err)
 					}
 					for _, row := range [][]byte{randRow(t, typ, n, rng), quantizedRow(t, typ, randVec(rng, n, 0.1))} {
-						got, want := kernels[typ].dot(row, &a), refDot(typ, row, &a)
-						if !sameFloat(got, want) {
-							t.Fatalf("n=%d: fast kernel %v, reference %v", n, got, want)
-						}
+						checkTiers(t, typ, row, &a, fmt.Sprintf("n=%d", n))
 					}
 				}
 			}

@@ -55,6 +55,18 @@ type kernel struct {
 	act  actFormat
 	fdot func(w []byte, x []float32) float32 // act == actF32
 	qdot func(w []byte, a *qvec) float32     // quantised activations
+	swar bool                                // qdot reads the SWAR words qvec.yw
+	// tile, if set, runs many rows × tokens in one call (simd_amd64.go)
+	// on rows whose block count is a multiple of tileGroup.
+	tile      func(a *tileArgs)
+	tileGroup int
+}
+
+// kernelTier is a complete kernel set: the portable Go kernels, or an
+// assembly tier for a CPU feature level (simd_amd64.go).
+type kernelTier struct {
+	name    string
+	kernels map[Type]*kernel
 }
 
 // dot computes one output element. a.f is x for float kernels.
@@ -65,23 +77,28 @@ func (k *kernel) dot(w []byte, a *qvec) float32 {
 	return k.qdot(w, a)
 }
 
-// kernels holds the fast kernel of every type a Matrix may have.
-var kernels = map[Type]*kernel{
+// portableKernels are the plain-Go fast kernels of every type a Matrix may
+// have (dot_f32.go, dot_swar.go): the kernels of every platform.
+var portableKernels = map[Type]*kernel{
 	F32:  {act: actF32, fdot: dotF32Row},
 	F16:  {act: actF32, fdot: dotF16},
 	BF16: {act: actF32, fdot: dotBF16},
-	Q4_0: {act: actQ8_0, qdot: dotQ4_0},
-	Q5_0: {act: actQ8_0, qdot: dotQ5_0},
-	Q8_0: {act: actQ8_0, qdot: dotQ8_0},
-	Q4_1: {act: actQ8_1, qdot: dotQ4_1},
-	Q5_1: {act: actQ8_1, qdot: dotQ5_1},
-	Q2_K: {act: actQ8K, qdot: dotQ2K},
-	Q3_K: {act: actQ8K, qdot: dotQ3K},
-	Q4_K: {act: actQ8K, qdot: dotQ4K},
-	Q5_K: {act: actQ8K, qdot: dotQ5K},
-	Q6_K: {act: actQ8K, qdot: dotQ6K},
+	Q4_0: {act: actQ8_0, qdot: dotQ4_0, swar: true},
+	Q5_0: {act: actQ8_0, qdot: dotQ5_0, swar: true},
+	Q8_0: {act: actQ8_0, qdot: dotQ8_0, swar: true},
+	Q4_1: {act: actQ8_1, qdot: dotQ4_1, swar: true},
+	Q5_1: {act: actQ8_1, qdot: dotQ5_1, swar: true},
+	Q2_K: {act: actQ8K, qdot: dotQ2K, swar: true},
+	Q3_K: {act: actQ8K, qdot: dotQ3K, swar: true},
+	Q4_K: {act: actQ8K, qdot: dotQ4K, swar: true},
+	Q5_K: {act: actQ8K, qdot: dotQ5K, swar: true},
+	Q6_K: {act: actQ8K, qdot: dotQ6K, swar: true},
 	Q8_K: {act: actQ8K, qdot: dotQ8K},
 }
+
+// kernels holds the kernel each type runs on this machine: the fastest
+// tier its CPU supports.
+var kernels = selectKernels()
 
 // refDot is the reference kernel of type t (see dot_f32.go, dot_q.go,
 // dot_k.go); the fast kernels must match it bit for bit.
@@ -111,7 +128,7 @@ func quantizeAct(t Type, x []float32) (qvec, error) {
 	var b qbuf
 	b.reset(k.act, 1, len(x))
 	v := b.token(0)
-	v.quantize(k.act, x)
+	v.quantize(k.act, x, true)
 	return v, nil
 }
 

@@ -1,0 +1,178 @@
+package tensor
+
+// Assembly kernels for amd64 (dotf_amd64.s, dotq_amd64.s, dotk_amd64.s).
+// They compute the canonical orders of dot_f32.go, dot_q.go and dot_k.go
+// bit for bit, so which tier runs (portable Go, AVX2, AVX2+VNNI) changes
+// the speed and never the result. They need no GOEXPERIMENT: every amd64
+// build has them and picks a tier at run time from the CPU's features.
+
+//go:noescape
+func dotF32AVX2(acc *[16]float32, a, b *float32, n int)
+
+//go:noescape
+func dotF16AVX2(acc *[16]float32, w *byte, x *float32, n int)
+
+//go:noescape
+func dotBF16AVX2(acc *[16]float32, w *byte, x *float32, n int)
+
+// Tile kernels (dotq_amd64.s, dotk_amd64.s; see tile_amd64.h).
+
+//go:noescape
+func q8_0TileAVX2(a *tileArgs)
+
+//go:noescape
+func q8_0TileVNNI(a *tileArgs)
+
+//go:noescape
+func q4_0TileAVX2(a *tileArgs)
+
+//go:noescape
+func q4_0TileVNNI(a *tileArgs)
+
+//go:noescape
+func q5_0TileAVX2(a *tileArgs)
+
+//go:noescape
+func q5_0TileVNNI(a *tileArgs)
+
+//go:noescape
+func q4_1TileAVX2(a *tileArgs)
+
+//go:noescape
+func q4_1TileVNNI(a *tileArgs)
+
+//go:noescape
+func q5_1TileAVX2(a *tileArgs)
+
+//go:noescape
+func q5_1TileVNNI(a *tileArgs)
+
+// f32Body adds the whole 16-element groups of a·b to acc (DotF32's body).
+func f32Body(acc *[16]float32, a, b []float32) {
+	if hasAVX2 && len(a) >= 16 {
+		dotF32AVX2(acc, &a[0], &b[0], len(a)&^15)
+		return
+	}
+	dotF32Body(acc, a, b)
+}
+
+// floatRowAVX2 is the float-row kernel of t (F32, F16, BF16) on AVX2.
+func floatRowAVX2(t Type) func(w []byte, x []float32) float32 {
+	size := t.TypeSize()
+	return func(w []byte, x []float32) float32 {
+		var acc [16]float32
+		n := len(x) &^ 15
+		if n > 0 {
+			switch t {
+			case F32:
+				if f, ok := asFloat32s(w); ok {
+					dotF32AVX2(&acc, &f[0], &x[0], n)
+				} else {
+					return dotF32Row(w, x) // unaligned bytes: decode in Go
+				}
+			case F16:
+				dotF16AVX2(&acc, &w[0], &x[0], n)
+			case BF16:
+				dotBF16AVX2(&acc, &w[0], &x[0], n)
+			}
+		}
+		for i := n; i < len(x); i++ {
+			acc[i-n] += float32(floatAt(t, w[size*i:]) * x[i])
+		}
+		return reduce16(&acc)
+	}
+}
+
+// runTile runs the tile kernel of t at a tier.
+func runTile(t Type, vnni bool, a *tileArgs) {
+	switch t {
+	case Q8_0:
+		if vnni {
+			q8_0TileVNNI(a)
+		} else {
+			q8_0TileAVX2(a)
+		}
+	case Q4_0:
+		if vnni {
+			q4_0TileVNNI(a)
+		} else {
+			q4_0TileAVX2(a)
+		}
+	case Q5_0:
+		if vnni {
+			q5_0TileVNNI(a)
+		} else {
+			q5_0TileAVX2(a)
+		}
+	case Q4_1:
+		if vnni {
+			q4_1TileVNNI(a)
+		} else {
+			q4_1TileAVX2(a)
+		}
+	case Q5_1:
+		if vnni {
+			q5_1TileVNNI(a)
+		} else {
+			q5_1TileAVX2(a)
+		}
+	default:
+		panic("tensor: no tile kernel for " + t.String())
+	}
+}
+
+// block32Asm is the one-row kernel of a 32-element block format: the tile
+// kernel on the whole groups of eight blocks, then the tail in Go.
+func block32Asm(t Type, vnni bool) func(w []byte, a *qvec) float32 {
+	size := t.TypeSize()
+	return func(w []byte, a *qvec) float32 {
+		var acc [8]float32
+		if g := len(a.d) / 8; g > 0 {
+			ta := tileArgs{w: &w[0], rows: 1, tokens: 1, qs: &a.qs[0], d: &a.d[0], s: &a.s[0], sum: &a.sum[0],
+				blocks: g, accOut: &acc}
+			runTile(t, vnni, &ta)
+		}
+		for b := len(a.d) &^ 7; b < len(a.d); b++ {
+			acc[b&7] += blockTerm32(t, w[b*size:(b+1)*size], a, b)
+		}
+		return reduce8(&acc)
+	}
+}
+
+// tile32 is the tile entry of a 32-element block format: whole rows whose
+// block count is a multiple of eight.
+func tile32(t Type, vnni bool) func(a *tileArgs) { return func(a *tileArgs) { runTile(t, vnni, a) } }
+
+// asmKernels returns the assembly kernel set (AVX2, with VNNI if vnni).
+func asmKernels(vnni bool) map[Type]*kernel {
+	ks := make(map[Type]*kernel, len(portableKernels))
+	for t, k := range portableKernels {
+		ks[t] = k
+	}
+	for _, t := range []Type{F32, F16, BF16} {
+		ks[t] = &kernel{act: actF32, fdot: floatRowAVX2(t)}
+	}
+	for _, t := range []Type{Q8_0, Q4_0, Q5_0, Q4_1, Q5_1} {
+		ks[t] = &kernel{act: portableKernels[t].act, qdot: block32Asm(t, vnni), tile: tile32(t, vnni), tileGroup: 8}
+	}
+	return ks
+}
+
+func selectKernels() map[Type]*kernel {
+	if !hasAVX2 {
+		return portableKernels
+	}
+	return asmKernels(hasVNNI)
+}
+
+// kernelTiers lists every kernel set this machine can run, fastest last.
+func kernelTiers() []kernelTier {
+	tiers := []kernelTier{{"go", portableKernels}}
+	if hasAVX2 {
+		tiers = append(tiers, kernelTier{"avx2", asmKernels(false)})
+	}
+	if hasVNNI {
+		tiers = append(tiers, kernelTier{"vnni", asmKernels(true)})
+	}
+	return tiers
+}
