@@ -324,6 +324,7 @@ func (r *remoteFlags) build(ctx context.Context, env *Env, lm *runtime.LocalMode
 		h.Close()
 		return nil, nil, err
 	}
+	fmt.Fprintf(env.Stderr, "pipeline %s (wire %s)\n", p, wire)
 	return p, func() {
 		if err := errors.Join(p.Close(), h.Close()); err != nil {
 			log.Warn("closing the pipeline", "err", err)
