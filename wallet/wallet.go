@@ -40,10 +40,10 @@ type Config struct {
 	KDF keystore.Params
 }
 
-// DefaultConfig uses DefaultDataDir, devnet and the default KDF parameters.
+// DefaultConfig uses devnet and the default KDF parameters. DataDir is left
+// for the caller to set: the runtime owns the data directory.
 func DefaultConfig() Config {
-	dir, _ := DefaultDataDir() // Validate reports an empty DataDir
-	return Config{DataDir: dir, Solana: solana.DefaultConfig(), KDF: keystore.DefaultParams()}
+	return Config{Solana: solana.DefaultConfig(), KDF: keystore.DefaultParams()}
 }
 
 // Validate checks the configuration.

@@ -3,7 +3,6 @@ package wallet
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -201,36 +200,5 @@ func TestWalletOnChain(t *testing.T) {
 	}
 	if rs, err := a.Settle(ctx); err != nil || len(rs) != 0 {
 		t.Fatalf("settle with nothing owed: %+v, %v", rs, err)
-	}
-}
-
-func TestDataDir(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	home := func() (string, error) { return "/home/u", nil }
-	noHome := func() (string, error) { return "", errors.New("no home") }
-	for _, tc := range []struct {
-		goos string
-		env  map[string]string
-		home func() (string, error)
-		want string
-		ok   bool
-	}{
-		{"linux", nil, home, "/home/u/.local/share/hearth", true},
-		{"linux", map[string]string{"XDG_DATA_HOME": "/data"}, home, "/data/hearth", true},
-		{"linux", map[string]string{"XDG_DATA_HOME": "relative"}, home, "/home/u/.local/share/hearth", true},
-		{"linux", nil, noHome, "", false},
-		{"freebsd", nil, home, "/home/u/.local/share/hearth", true},
-		{"darwin", nil, home, "/home/u/Library/Application Support/Hearth", true},
-		{"windows", map[string]string{"LOCALAPPDATA": "C:/Users/u/AppData/Local"}, home, filepath.Join("C:/Users/u/AppData/Local", "Hearth"), true},
-		{"windows", nil, home, filepath.Join("/home/u", "AppData", "Local", "Hearth"), true},
-	} {
-		got, err := dataDir(tc.goos, env(tc.env), tc.home)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("%s %v: %q, %v; want %q", tc.goos, tc.env, got, err, tc.want)
-		}
-	}
-	t.Setenv("XDG_DATA_HOME", "/xdg")
-	if d, err := DefaultDataDir(); err != nil || (d != "/xdg/hearth" && !strings.HasSuffix(d, "Hearth")) {
-		t.Fatalf("DefaultDataDir = %q, %v", d, err)
 	}
 }

@@ -2,31 +2,21 @@ package runtime
 
 import (
 	"os"
-	"path/filepath"
-	"runtime"
+
+	"github.com/hearth-p2p/hearth/inference/catalog"
 )
 
-// DefaultDataDir is where Hearth keeps models, conversations, the ledger and
-// the keystore: $HEARTH_DATA_DIR, else the OS data directory
-// ($XDG_DATA_HOME/hearth or ~/.local/share/hearth on Linux,
-// ~/Library/Application Support/Hearth on macOS, %LocalAppData%\Hearth on
-// Windows).
+// DefaultDataDir is where Hearth keeps models, conversations, the ledger, the
+// keystore and the node identity: $HEARTH_DATA_DIR, else the OS data
+// directory (catalog.DefaultDataDir: ~/.local/share/hearth on Linux). It is
+// "" when neither can be found; commands then ask for --data-dir.
 func DefaultDataDir() string {
 	if d := os.Getenv("HEARTH_DATA_DIR"); d != "" {
 		return d
 	}
-	home, _ := os.UserHomeDir()
-	switch runtime.GOOS {
-	case "darwin":
-		return filepath.Join(home, "Library", "Application Support", "Hearth")
-	case "windows":
-		if d := os.Getenv("LocalAppData"); d != "" {
-			return filepath.Join(d, "Hearth")
-		}
-		return filepath.Join(home, "AppData", "Local", "Hearth")
+	d, err := catalog.DefaultDataDir()
+	if err != nil {
+		return ""
 	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "hearth")
-	}
-	return filepath.Join(home, ".local", "share", "hearth")
+	return d
 }

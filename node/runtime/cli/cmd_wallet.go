@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hearth-p2p/hearth/node/runtime"
 	"github.com/hearth-p2p/hearth/wallet"
 	"github.com/hearth-p2p/hearth/wallet/keystore"
 	"github.com/hearth-p2p/hearth/wallet/receipt"
@@ -88,17 +89,14 @@ type walletFlags struct {
 }
 
 func (wf *walletFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&wf.dataDir, "data-dir", "", "data directory (default: the OS data directory)")
+	fs.StringVar(&wf.dataDir, "data-dir", runtime.DefaultDataDir(), "data directory")
 	fs.StringVar(&wf.cluster, "cluster", "devnet", "Solana cluster: devnet, mainnet-beta, testnet, localnet")
 	fs.StringVar(&wf.rpcURL, "rpc-url", "", "RPC endpoint (overrides the cluster's public one)")
 }
 
 func (wf *walletFlags) config() (wallet.Config, error) {
 	cfg := wallet.DefaultConfig()
-	cfg.KDF = walletKDF
-	if wf.dataDir != "" {
-		cfg.DataDir = wf.dataDir
-	}
+	cfg.KDF, cfg.DataDir = walletKDF, wf.dataDir
 	if cfg.DataDir == "" {
 		return cfg, usageError("cannot find a data directory; pass --data-dir")
 	}

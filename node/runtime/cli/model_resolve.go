@@ -1,29 +1,24 @@
 package cli
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/hearth-p2p/hearth/inference/catalog"
 )
 
-// resolveModel turns --model into a file path: an existing file, or the name
-// of a model installed in the data directory's model store.
+// resolveModel turns --model into a file path: a GGUF file, a model
+// installed in the data directory's store, or a catalog name (which must be
+// pulled first).
 func resolveModel(nameOrPath, dataDir string) (string, error) {
 	if nameOrPath == "" {
 		return "", usageError("--model is required")
 	}
-	if st, err := os.Stat(nameOrPath); err == nil && !st.IsDir() {
-		return nameOrPath, nil
+	store, err := catalog.Open(catalog.Default(dataDir))
+	if err != nil {
+		return "", err
 	}
-	if strings.ContainsAny(nameOrPath, `/\`) || strings.HasSuffix(nameOrPath, ".gguf") {
-		return "", fmt.Errorf("model file %s: %w", nameOrPath, os.ErrNotExist)
-	}
-	installed := filepath.Join(dataDir, "models", nameOrPath+".gguf")
-	if _, err := os.Stat(installed); err == nil {
-		return installed, nil
-	}
-	return "", fmt.Errorf("model %q is neither a file nor installed in %s (try 'hearth models pull %s')", nameOrPath, filepath.Join(dataDir, "models"), nameOrPath)
+	return store.Resolve(nameOrPath)
 }
 
 // modelName is the name a model is served under: its file name without .gguf.
