@@ -47,6 +47,36 @@ func q5_1TileAVX2(a *tileArgs)
 //go:noescape
 func q5_1TileVNNI(a *tileArgs)
 
+//go:noescape
+func q4KTileAVX2(a *tileArgs)
+
+//go:noescape
+func q4KTileVNNI(a *tileArgs)
+
+//go:noescape
+func q5KTileAVX2(a *tileArgs)
+
+//go:noescape
+func q5KTileVNNI(a *tileArgs)
+
+//go:noescape
+func q6KTileAVX2(a *tileArgs)
+
+//go:noescape
+func q6KTileVNNI(a *tileArgs)
+
+//go:noescape
+func q2KTileAVX2(a *tileArgs)
+
+//go:noescape
+func q2KTileVNNI(a *tileArgs)
+
+//go:noescape
+func q3KTileAVX2(a *tileArgs)
+
+//go:noescape
+func q3KTileVNNI(a *tileArgs)
+
 // f32Body adds the whole 16-element groups of a·b to acc (DotF32's body).
 func f32Body(acc *[16]float32, a, b []float32) {
 	if hasAVX2 && len(a) >= 16 {
@@ -116,6 +146,36 @@ func runTile(t Type, vnni bool, a *tileArgs) {
 		} else {
 			q5_1TileAVX2(a)
 		}
+	case Q4_K:
+		if vnni {
+			q4KTileVNNI(a)
+		} else {
+			q4KTileAVX2(a)
+		}
+	case Q5_K:
+		if vnni {
+			q5KTileVNNI(a)
+		} else {
+			q5KTileAVX2(a)
+		}
+	case Q6_K:
+		if vnni {
+			q6KTileVNNI(a)
+		} else {
+			q6KTileAVX2(a)
+		}
+	case Q2_K:
+		if vnni {
+			q2KTileVNNI(a)
+		} else {
+			q2KTileAVX2(a)
+		}
+	case Q3_K:
+		if vnni {
+			q3KTileVNNI(a)
+		} else {
+			q3KTileAVX2(a)
+		}
 	default:
 		panic("tensor: no tile kernel for " + t.String())
 	}
@@ -139,6 +199,21 @@ func block32Asm(t Type, vnni bool) func(w []byte, a *qvec) float32 {
 	}
 }
 
+// kquantAsm is the one-row kernel of a k-quant: its tile kernel on one
+// row and token.
+func kquantAsm(t Type, vnni bool) func(w []byte, a *qvec) float32 {
+	return func(w []byte, a *qvec) float32 {
+		var out float32
+		if len(a.d) == 0 {
+			return 0
+		}
+		ta := tileArgs{w: &w[0], rows: 1, tokens: 1, qs: &a.qs[0], d: &a.d[0], bsum: &a.bs16[0],
+			dst: &out, blocks: len(a.d)}
+		runTile(t, vnni, &ta)
+		return out
+	}
+}
+
 // tile32 is the tile entry of a 32-element block format: whole rows whose
 // block count is a multiple of eight.
 func tile32(t Type, vnni bool) func(a *tileArgs) { return func(a *tileArgs) { runTile(t, vnni, a) } }
@@ -154,6 +229,9 @@ func asmKernels(vnni bool) map[Type]*kernel {
 	}
 	for _, t := range []Type{Q8_0, Q4_0, Q5_0, Q4_1, Q5_1} {
 		ks[t] = &kernel{act: portableKernels[t].act, qdot: block32Asm(t, vnni), tile: tile32(t, vnni), tileGroup: 8}
+	}
+	for _, t := range []Type{Q2_K, Q3_K, Q4_K, Q5_K, Q6_K} {
+		ks[t] = &kernel{act: actQ8K, qdot: kquantAsm(t, vnni), tile: tile32(t, vnni), tileGroup: 1}
 	}
 	return ks
 }

@@ -61,3 +61,74 @@
 	MOVQ R11, r-8(SP); \
 	CMPQ R11, tileArgs_rows(BX); \
 	JLT NEXT
+
+// K-quant tiles (dotk_amd64.s, dotk236_amd64.s). Per super-block b the
+// kernel forms isum and msum exactly in int32 (dot_k.go), then the float
+// term in lane acc[b%8], kept in the frame at acc-48(SP) (frame $48).
+// Registers: SI weights, DI quants, DX activation scales, R9 Σq per 16
+// (int16), R10 super-block index, CX super-blocks left; Y8/Y9 isum lanes.
+
+// KSETUP points the registers at row r and token t and clears the lanes.
+#define KSETUP \
+	TILE_PTRS; \
+	MOVQ tileArgs_d(BX), DX; \
+	ADDQ AX, DX; \
+	MOVQ tileArgs_bsStride(BX), R9; \
+	IMULQ R12, R9; \
+	ADDQ tileArgs_bsum(BX), R9; \
+	MOVQ tileArgs_blocks(BX), CX; \
+	XORQ R10, R10; \
+	VXORPS Y0, Y0, Y0; \
+	VMOVUPS Y0, acc-48(SP)
+
+// KLOAD moves the frame lanes to Y13 for TILE_STORE.
+#define KLOAD VMOVUPS acc-48(SP), Y13
+
+// KDOT adds the int16 pairs of T times the scales S to the int32 lanes
+// ACC (AVX2: vpmaddwd + vpaddd; VNNI: vpdpwssd).
+#define KDOT_AVX2(S, T, ACC) VPMADDWD S, T, T; VPADDD T, ACC, ACC
+#define KDOT_VNNI(S, T, ACC) VPDPWSSD S, T, ACC
+
+// HSUM8 sums the eight int32 lanes of Y8 into X0 lane 0.
+#define HSUM8 \
+	VEXTRACTI128 $1, Y8, X0; \
+	VPADDD X8, X0, X0; \
+	VPSHUFD $0x4e, X0, X1; \
+	VPADDD X1, X0, X0; \
+	VPSHUFD $0xb1, X0, X1; \
+	VPADDD X1, X0, X0
+
+// KTERM_MIN turns X0 = [isum, msum] into the term with d, dmin at OFF(SI):
+// float32(isum·float32(d·dx)) - float32(msum·float32(dmin·dx)).
+#define KTERM_MIN(OFF) \
+	VCVTDQ2PS X0, X0; \
+	VMOVD OFF(SI), X1; \
+	VCVTPH2PS X1, X1; \
+	VBROADCASTSS (DX), X2; \
+	VMULPS X2, X1, X1; \
+	VMULPS X1, X0, X0; \
+	VMOVSHDUP X0, X1; \
+	VSUBSS X1, X0, X0
+
+// KTERM0 turns X0 = [isum] into float32(isum·float32(d·dx)), d at OFF(SI).
+#define KTERM0(OFF) \
+	VCVTDQ2PS X0, X0; \
+	MOVWLZX OFF(SI), AX; \
+	VMOVD AX, X1; \
+	VCVTPH2PS X1, X1; \
+	VMULSS (DX), X1, X1; \
+	VMULSS X1, X0, X0
+
+// KACC adds the term X0 to lane b%8 and moves to the next super-block.
+#define KACC(BS) \
+	MOVQ R10, AX; \
+	ANDQ $7, AX; \
+	LEAQ acc-48(SP), BX; \
+	VADDSS (BX)(AX*4), X0, X0; \
+	VMOVSS X0, (BX)(AX*4); \
+	INCQ R10; \
+	ADDQ $BS, SI; \
+	ADDQ $256, DI; \
+	ADDQ $4, DX; \
+	ADDQ $32, R9; \
+	DECQ CX
