@@ -13,6 +13,10 @@ type Model struct {
 	Config
 	File *gguf.File
 
+	// HeldFrom and HeldTo are the layers the file holds: all of them,
+	// or a shard's range (hearth.shard.from/to).
+	HeldFrom, HeldTo int
+
 	embd      tensor.Matrix // (vocab, dim) token embeddings
 	output    tensor.Matrix // (vocab, dim) LM head; token_embd when tied
 	outNorm   []float32     // (dim,)
@@ -41,16 +45,16 @@ func Load(f *gguf.File) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{Config: cfg, File: f}
-	ti, ok := f.Tensor("token_embd.weight")
-	if !ok {
-		return nil, fmt.Errorf("%w: token_embd.weight", ErrMissingTensor)
-	}
-	if len(ti.Dims) < 2 {
-		return nil, fmt.Errorf("model: token_embd.weight has dims %v", ti.Dims)
-	}
-	m.Vocab = int(ti.Dims[1])
-	if m.embd, err = m.matrix("token_embd.weight", m.Vocab, m.Dim); err != nil {
+	if err := m.loadShape(); err != nil {
 		return nil, err
+	}
+	// A shard file (hearth.shard.*) holds only some layers: the embeddings
+	// and head are loaded when present and required only by the stages
+	// that use them (see checkStage).
+	if _, ok := f.Tensor("token_embd.weight"); ok {
+		if m.embd, err = m.matrix("token_embd.weight", m.Vocab, m.Dim); err != nil {
+			return nil, err
+		}
 	}
 	if _, ok := f.Tensor("output.weight"); ok {
 		if m.output, err = m.matrix("output.weight", m.Vocab, m.Dim); err != nil {
@@ -59,8 +63,10 @@ func Load(f *gguf.File) (*Model, error) {
 	} else {
 		m.output = m.embd // tied embeddings
 	}
-	if m.outNorm, err = m.vector("output_norm.weight", m.Dim); err != nil {
-		return nil, err
+	if _, ok := f.Tensor("output_norm.weight"); ok {
+		if m.outNorm, err = m.vector("output_norm.weight", m.Dim); err != nil {
+			return nil, err
+		}
 	}
 	if _, ok := f.Tensor("rope_freqs.weight"); ok {
 		if m.ropeFreqs, err = m.vector("rope_freqs.weight", m.RopeDims/2); err != nil {
@@ -68,6 +74,57 @@ func Load(f *gguf.File) (*Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// Metadata keys a shard file written by catalog.FetchLayers carries.
+const (
+	KeyShardFrom  = "hearth.shard.from"
+	KeyShardTo    = "hearth.shard.to"
+	KeyShardTotal = "hearth.shard.total_layers"
+)
+
+// loadShape sets the vocabulary size and the layer range the file holds.
+func (m *Model) loadShape() error {
+	f := m.File
+	if ti, ok := f.Tensor("token_embd.weight"); ok {
+		if len(ti.Dims) < 2 {
+			return fmt.Errorf("model: token_embd.weight has dims %v", ti.Dims)
+		}
+		m.Vocab = int(ti.Dims[1])
+	} else if v, err := f.Uint(m.Arch + ".vocab_size"); err == nil {
+		m.Vocab = int(v)
+	} else if toks, err := f.Array("tokenizer.ggml.tokens"); err == nil {
+		if t, ok := toks.([]string); ok {
+			m.Vocab = len(t)
+		}
+	}
+	if m.Vocab <= 0 {
+		return fmt.Errorf("%w: token_embd.weight (and no vocabulary size in the metadata)", ErrMissingTensor)
+	}
+	m.HeldFrom, m.HeldTo = 0, m.NumLayers
+	from, errFrom := f.Uint(KeyShardFrom)
+	to, errTo := f.Uint(KeyShardTo)
+	if errFrom == nil && errTo == nil {
+		if from >= to || to > uint64(m.NumLayers) {
+			return fmt.Errorf("model: shard file holds layers [%d,%d) of %d", from, to, m.NumLayers)
+		}
+		m.HeldFrom, m.HeldTo = int(from), int(to)
+	}
+	return nil
+}
+
+// checkStage reports whether this file holds what the stage [from,to) needs.
+func (m *Model) checkStage(from, to int) error {
+	if from < m.HeldFrom || to > m.HeldTo {
+		return fmt.Errorf("stage [%d,%d): this shard file holds only layers [%d,%d)", from, to, m.HeldFrom, m.HeldTo)
+	}
+	if from == 0 && m.embd.Data == nil {
+		return fmt.Errorf("%w: token_embd.weight (needed by the first stage)", ErrMissingTensor)
+	}
+	if to == m.NumLayers && (m.output.Data == nil || m.outNorm == nil) {
+		return fmt.Errorf("%w: output_norm.weight / output.weight (needed by the last stage)", ErrMissingTensor)
+	}
+	return nil
 }
 
 // Close releases the model's file mapping. Stages and sessions of the model

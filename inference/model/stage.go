@@ -35,6 +35,9 @@ func (m *Model) NewStage(from, to int, pool *tensor.Pool) (*Stage, error) {
 	if pool == nil {
 		return nil, errors.New("stage: nil pool")
 	}
+	if err := m.checkStage(from, to); err != nil {
+		return nil, err
+	}
 	s := &Stage{m: m, from: from, to: to, pool: pool, rope: newRope(m.Config, m.ropeFreqs)}
 	for i := from; i < to; i++ {
 		l, err := m.loadLayer(i)
