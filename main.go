@@ -6,9 +6,11 @@ package main
 import (
 	"os"
 
+	"github.com/hearth-p2p/hearth/app/launch"
 	"github.com/hearth-p2p/hearth/node/runtime/cli"
 )
 
 func main() {
+	cli.SetGUI(launch.Main)
 	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
