@@ -90,8 +90,8 @@ type Plan struct {
 	Cost time.Duration // per-token cost of the whole chain
 }
 
-// String describes the plan, e.g. "[0,2) local → [2,5) peer Qm…".
-func (p Plan) String(req Request) string {
+// Describe renders the plan for req, e.g. "[0,2) local → [2,5) 12D3…".
+func (p Plan) Describe(req Request) string {
 	parts := make([]string, len(p.Hops))
 	for i, h := range p.Hops {
 		who := "local"

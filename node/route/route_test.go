@@ -195,6 +195,17 @@ func checkCovers(t *testing.T, n int, p Plan) {
 	}
 }
 
+func TestPlanDescribe(t *testing.T) {
+	req := Request{NumLayers: 5, Local: []Range{{0, 2}}, KeepLocal: true, Candidates: []Candidate{cand("peerA", 0, 5, time.Millisecond, 0, 0, 0)}}
+	p, err := PlanChain(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Describe(req); got != "[0,2) local → [2,5) peerA" {
+		t.Fatalf("Describe = %q", got)
+	}
+}
+
 func TestRangeString(t *testing.T) {
 	for r, want := range map[Range]string{{4, 5}: "layer 4", {4, 7}: "layers 4–6", {0, 22}: "layers 0–21"} {
 		if got := r.String(); got != want {
