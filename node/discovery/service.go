@@ -43,7 +43,8 @@ type Service struct {
 	mu      sync.Mutex // guards own, watched, run, lastSeq
 	own     map[ModelHash]*ownShard
 	watched map[ModelHash]bool
-	run     *running // nil unless Serve is running
+	run     *running // nil unless Serve is running and fully started
+	serving bool     // Serve is running (maybe still starting)
 	lastSeq uint64
 }
 
@@ -121,24 +122,36 @@ func (s *Service) Serve(ctx context.Context) error {
 	defer cancel()
 	run := &running{ctx: ctx, topics: make(map[ModelHash]*topicSub)}
 	s.mu.Lock()
-	if s.run != nil {
+	if s.serving {
 		s.mu.Unlock()
 		return ErrAlreadyRunning
 	}
-	s.run = run
+	s.serving = true
 	s.mu.Unlock()
 
 	stop, err := s.start(ctx, run)
 	defer func() {
 		cancel()
 		s.mu.Lock()
-		s.run = nil
+		s.run, s.serving = nil, false
 		s.mu.Unlock()
 		stop()
 	}()
 	if err != nil {
 		return err
 	}
+	// Only a fully started run is visible to Announce/Withdraw; models
+	// announced while it was starting are joined here and published by the
+	// refresh below.
+	s.mu.Lock()
+	for m := range s.own {
+		s.joinLocked(run, m)
+	}
+	for m := range s.watched {
+		s.joinLocked(run, m)
+	}
+	s.run = run
+	s.mu.Unlock()
 	s.log.Info("discovery running", "pubsub", run.ps != nil, "dht", run.dht != nil, "mdns", s.cfg.EnableMDNS)
 	s.refresh(ctx, run)
 
@@ -188,14 +201,6 @@ func (s *Service) start(ctx context.Context, run *running) (stop func(), err err
 			return stop, err
 		}
 		closers = append(closers, func() { s.leaveAll(run) })
-		s.mu.Lock()
-		for m := range s.own {
-			s.joinLocked(run, m)
-		}
-		for m := range s.watched {
-			s.joinLocked(run, m)
-		}
-		s.mu.Unlock()
 	}
 	if s.cfg.EnableMDNS {
 		closeMDNS, err := startMDNS(ctx, s.h, s.cfg.MDNSServiceName, s.log)

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -19,12 +18,10 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 
-	"github.com/hearth-p2p/hearth/node/meter"
 	"github.com/hearth-p2p/hearth/node/p2p"
 	"github.com/hearth-p2p/hearth/node/runtime"
 	"github.com/hearth-p2p/hearth/node/shard"
 	"github.com/hearth-p2p/hearth/wallet/keys"
-	"github.com/hearth-p2p/hearth/wallet/ledger"
 	"github.com/hearth-p2p/hearth/wallet/receipt"
 )
 
@@ -33,7 +30,8 @@ func init() {
 		name:    "node",
 		summary: "serve layers of a model to peers (headless shard provider)",
 		usage: "--model FILE [--layers A:B] [--listen MULTIADDR,…] [--data-dir D] [--price N --payout ADDRESS [--mint MINT]] " +
-			"[--max-sessions N] [--max-context N] [--credit-limit N] [--idle-timeout D] [--threads N]",
+			"[--max-sessions N] [--max-context N] [--credit-limit N] [--idle-timeout D] [--threads N] " +
+			"[--bootstrap ADDRS] [--swarm-key HEX] [--lend-when-idle] [--no-mdns]",
 		run: runNode,
 	})
 }
@@ -47,6 +45,8 @@ type nodeFlags struct {
 	threads                        int
 	idle                           time.Duration
 	logLevel                       string
+	bootstrap, swarmKey            string
+	lendWhenIdle, noMDNS           bool
 }
 
 func parseNodeFlags(env *Env, args []string) (*nodeFlags, error) {
@@ -66,6 +66,10 @@ func parseNodeFlags(env *Env, args []string) (*nodeFlags, error) {
 	fs.DurationVar(&f.idle, "idle-timeout", def.IdleTimeout, "close sessions idle this long")
 	fs.IntVar(&f.threads, "threads", 0, "CPU threads (0 = all)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "stderr log level: debug, info, warn, error")
+	fs.StringVar(&f.bootstrap, "bootstrap", "", "comma-separated multiaddrs of peers to join the swarm through")
+	fs.StringVar(&f.swarmKey, "swarm-key", "", "pre-shared key (64 hex) of a private swarm: only your own devices")
+	fs.BoolVar(&f.lendWhenIdle, "lend-when-idle", false, "serve only while this machine is idle (the lending policy)")
+	fs.BoolVar(&f.noMDNS, "no-mdns", false, "do not look for peers on the local network")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -105,7 +109,7 @@ func runNode(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	scfg, err := f.shardConfig()
+	cfg, err := f.nodeConfig()
 	if err != nil {
 		return err
 	}
@@ -113,78 +117,81 @@ func runNode(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	path, err := resolveModel(f.model, f.dataDir)
-	if err != nil {
-		return err
-	}
-	lm, err := runtime.OpenModel(path, f.threads)
-	if err != nil {
-		return err
-	}
-	defer lm.Close()
-	layers := runtime.LayerRange{From: 0, To: lm.Model.NumLayers}
-	if f.layers != "" {
-		if layers, err = runtime.ParseLayerRange(f.layers); err != nil {
-			return usageError("--layers: %v", err)
-		}
-	}
-	hash, err := runtime.ModelHash(path, filepath.Join(f.dataDir, "model-hashes"))
-	if err != nil {
-		return err
-	}
-	backend, err := shard.NewModelBackend(lm.Model, lm.Pool, hash, layers.From, layers.To)
-	if err != nil {
-		return err
-	}
-	var rec meter.Ledger
-	if scfg.Price.PerKiloUnit > 0 {
-		l, err := ledger.Open(filepath.Join(f.dataDir, "wallet", "ledger.db"), log)
-		if err != nil {
-			return err
-		}
-		defer l.Close()
-		rec = walletLedger{l: l, provider: scfg.Payout, price: scfg.Price}
-	}
-	h, err := startHost(ctx, f.listen, f.dataDir, log)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	srv, err := shard.NewServer(h.Raw(), scfg, rec, log, backend)
-	if err != nil {
-		return err
-	}
-	// SIGINT is handled by Main's context; a daemon also stops on SIGTERM.
+	// SIGINT is handled by Run's context; a daemon also stops on SIGTERM.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
 	defer stop()
+	n, err := runtime.NewNode(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
+	go func() { done <- n.Serve(ctx) }()
 	select {
-	case <-srv.Ready():
+	case <-n.Ready():
 	case err := <-done:
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "listening %s\n", listenAddr(h))
-	fmt.Fprintf(env.Stdout, "serving %q layers %d:%d of %d, sha256 %x, price %d\n",
-		lm.Model.Name, layers.From, layers.To, lm.Model.NumLayers, hash, scfg.Price.PerKiloUnit)
+	fmt.Fprintf(env.Stdout, "listening %s\n", n.ListenAddr())
+	for _, sm := range n.ServedModels() {
+		fmt.Fprintf(env.Stdout, "serving %q layers %d:%d of %d, sha256 %x, price %d, %.1f tok/s\n",
+			sm.Name, sm.From, sm.To, sm.NumLayers, sm.Hash, cfg.Shard.Price.PerKiloUnit, sm.TokPerSec)
+	}
+	if cfg.Lending.Enabled {
+		fmt.Fprintln(env.Stdout, "lending only while this machine is idle")
+	}
 	err = <-done
-	st := srv.Stats()
+	st := n.Server().Stats()
 	fmt.Fprintf(env.Stderr, "stopped: %d sessions served, %d tokens, %d token-layers\n",
 		st.Totals.Opened, st.Totals.Tokens, st.Totals.Units)
 	return err
 }
 
-// walletLedger records receipts in the wallet's ledger, which checks them
-// again against the node's payout address and price.
-type walletLedger struct {
-	l        *ledger.Ledger
-	provider receipt.PublicKey
-	price    receipt.Price
+// nodeConfig turns the flags into the runtime's node configuration.
+func (f *nodeFlags) nodeConfig() (runtime.NodeConfig, error) {
+	cfg := runtime.DefaultNodeConfig(f.dataDir)
+	if f.dataDir == "" {
+		return cfg, usageError("cannot find a data directory; pass --data-dir")
+	}
+	var err error
+	if cfg.Shard, err = f.shardConfig(); err != nil {
+		return cfg, err
+	}
+	if cfg.P2P, err = hostConfig(f.listen); err != nil {
+		return cfg, err
+	}
+	cfg.P2P.BootstrapPeers = splitList(f.bootstrap)
+	cfg.P2P.PrivateSwarmKey = f.swarmKey
+	cfg.Discovery.EnableMDNS = !f.noMDNS
+	path, err := resolveModel(f.model, f.dataDir)
+	if err != nil {
+		return cfg, err
+	}
+	spec := runtime.ServeSpec{Model: path}
+	if f.layers != "" {
+		lr, err := runtime.ParseLayerRange(f.layers)
+		if err != nil {
+			return cfg, usageError("--layers: %v", err)
+		}
+		spec.From, spec.To = lr.From, lr.To
+	}
+	cfg.Serve, cfg.Threads = []runtime.ServeSpec{spec}, f.threads
+	cfg.Lending.Enabled = f.lendWhenIdle
+	if err := cfg.Validate(); err != nil {
+		return cfg, usageError("%v", err)
+	}
+	return cfg, nil
 }
 
-func (w walletLedger) Record(s receipt.Signed) error {
-	_, err := w.l.AcceptReceipt(s, w.provider, &w.price)
-	return err
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // stderrLogger logs text to stderr at level.
@@ -214,19 +221,6 @@ func hostConfig(listen string) (p2p.Config, error) {
 		return cfg, usageError("--listen: %v", err)
 	}
 	return cfg, nil
-}
-
-// startHost starts the node's libp2p host with the identity kept in dataDir.
-func startHost(ctx context.Context, listen, dataDir string, log *slog.Logger) (*p2p.Host, error) {
-	cfg, err := hostConfig(listen)
-	if err != nil {
-		return nil, err
-	}
-	key, err := p2p.LoadOrCreateIdentity(dataDir)
-	if err != nil {
-		return nil, err
-	}
-	return p2p.New(ctx, cfg, key, log)
 }
 
 func loopbackOnly(addrs []string) bool {

@@ -1,0 +1,448 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	ma "github.com/multiformats/go-multiaddr"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hearth-p2p/hearth/node/discovery"
+	"github.com/hearth-p2p/hearth/node/hardware"
+	"github.com/hearth-p2p/hearth/node/meter"
+	"github.com/hearth-p2p/hearth/node/p2p"
+	"github.com/hearth-p2p/hearth/node/shard"
+	"github.com/hearth-p2p/hearth/wallet/ledger"
+	"github.com/hearth-p2p/hearth/wallet/receipt"
+)
+
+// ServeSpec is a layer range of a local model that a node serves.
+type ServeSpec struct {
+	Model    string // GGUF path
+	From, To int    // To == 0: through the last layer
+}
+
+// NodeConfig configures a Node: a shard provider with its libp2p host,
+// discovery, and (optionally) the lend-only-when-idle policy.
+type NodeConfig struct {
+	DataDir   string
+	Threads   int
+	Serve     []ServeSpec
+	P2P       p2p.Config
+	Discovery discovery.Config
+	Shard     shard.Config
+	// Lending gates serving on the hardware policy: sessions are accepted
+	// only while the policy lends. With Lending.Enabled false the node
+	// serves whenever it runs (a dedicated provider).
+	Lending        hardware.Policy
+	SampleInterval time.Duration
+	// Identity overrides the key kept in DataDir (tests).
+	Identity crypto.PrivKey
+	// Reader overrides the hardware sampler (tests replay traces).
+	Reader hardware.Reader
+}
+
+// DefaultNodeConfig serves nothing yet, on the default host and discovery
+// settings, as a dedicated provider.
+func DefaultNodeConfig(dataDir string) NodeConfig {
+	pol := hardware.Default()
+	pol.Enabled = false
+	return NodeConfig{
+		DataDir: dataDir, P2P: p2p.Default(), Discovery: discovery.Default(), Shard: shard.Default(),
+		Lending: pol, SampleInterval: time.Second,
+	}
+}
+
+// Validate checks the configuration.
+func (c NodeConfig) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("node: no data directory")
+	}
+	if len(c.Serve) == 0 {
+		return errors.New("node: nothing to serve")
+	}
+	for _, s := range c.Serve {
+		if s.Model == "" || s.From < 0 || (s.To != 0 && s.To <= s.From) {
+			return fmt.Errorf("node: bad serve spec %+v", s)
+		}
+	}
+	if c.SampleInterval <= 0 {
+		return errors.New("node: sample interval must be positive")
+	}
+	return errors.Join(c.P2P.Validate(), c.Discovery.Validate(), c.Shard.Validate(), c.Lending.Validate())
+}
+
+// servedModel is one model a node serves.
+type servedModel struct {
+	lm         *LocalModel
+	hash       [32]byte
+	from, to   int
+	throughput float64 // measured tokens/s through the range
+}
+
+// Node is a running shard provider.
+type Node struct {
+	cfg     NodeConfig
+	log     *slog.Logger
+	host    *p2p.Host
+	disc    *discovery.Service
+	server  *shard.Server
+	models  []*servedModel
+	monitor *hardware.Monitor
+	ledger  *ledger.Ledger
+	events  *fanout[NodeEvent]
+	closers []func() error
+
+	mu        sync.Mutex // guards lending and announced
+	lending   hardware.Decision
+	announced bool
+}
+
+// NodeEvent reports a change of the node's state.
+type NodeEvent struct {
+	Time      time.Time
+	Accepting bool
+	Decision  *hardware.Decision // set when the lending policy decided
+	Note      string
+}
+
+// NewNode opens the models, starts the host and prepares the services; Serve
+// runs them. On error everything opened so far is closed.
+func NewNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) (n *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	node := &Node{cfg: cfg, log: log.With("sub", "node"), events: newFanout[NodeEvent]()}
+	n = node
+	defer func() {
+		if err != nil {
+			node.Close() // n itself is nil by now
+		}
+	}()
+	backends, err := n.openModels()
+	if err != nil {
+		return nil, err
+	}
+	var rec meter.Ledger
+	if cfg.Shard.Price.PerKiloUnit > 0 {
+		if n.ledger, err = ledger.Open(filepath.Join(cfg.DataDir, "wallet", "ledger.db"), log); err != nil {
+			return nil, err
+		}
+		n.closers = append(n.closers, n.ledger.Close)
+		rec = ledgerRecorder{l: n.ledger, provider: cfg.Shard.Payout, price: cfg.Shard.Price}
+	}
+	key := cfg.Identity
+	if key == nil {
+		if key, err = p2p.LoadOrCreateIdentity(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	if n.host, err = p2p.New(ctx, cfg.P2P, key, log); err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, n.host.Close)
+	if n.server, err = shard.NewServer(n.host.Raw(), cfg.Shard, rec, log, backends...); err != nil {
+		return nil, err
+	}
+	dcfg := cfg.Discovery
+	if n.host.PrivateSwarm() {
+		dcfg = dcfg.PrivateSwarm()
+	}
+	if n.disc, err = discovery.New(n.host.Raw(), discovery.NewRegistry(time.Now), dcfg, log); err != nil {
+		return nil, err
+	}
+	if cfg.Lending.Enabled {
+		if err := n.startMonitor(ctx); err != nil {
+			return nil, err
+		}
+		n.server.SetAccepting(false) // until the policy says the machine is idle
+	}
+	return n, nil
+}
+
+// openModels opens every served model, hashes it and measures its range.
+func (n *Node) openModels() ([]shard.Backend, error) {
+	var backends []shard.Backend
+	for _, s := range n.cfg.Serve {
+		lm, err := OpenModel(s.Model, n.cfg.Threads)
+		if err != nil {
+			return nil, err
+		}
+		n.closers = append(n.closers, lm.Close)
+		to := s.To
+		if to == 0 {
+			to = lm.Model.NumLayers
+		}
+		hash, err := ModelHash(s.Model, filepath.Join(n.cfg.DataDir, "model-hashes"))
+		if err != nil {
+			return nil, err
+		}
+		b, err := shard.NewModelBackend(lm.Model, lm.Pool, hash, s.From, to)
+		if err != nil {
+			return nil, err
+		}
+		sm := &servedModel{lm: lm, hash: hash, from: s.From, to: to}
+		if sm.throughput, err = measureThroughput(lm, s.From, to); err != nil {
+			return nil, fmt.Errorf("benchmark %s layers [%d,%d): %w", s.Model, s.From, to, err)
+		}
+		n.log.Info("serving", "model", lm.Model.Name, "from", s.From, "to", to, "tok_s", fmt.Sprintf("%.1f", sm.throughput))
+		n.models = append(n.models, sm)
+		backends = append(backends, b)
+	}
+	return backends, nil
+}
+
+func (n *Node) startMonitor(ctx context.Context) error {
+	r := n.cfg.Reader
+	if r == nil {
+		scfg := hardware.DefaultSamplerConfig()
+		scfg.DataDir = n.cfg.DataDir
+		nv := hardware.NewNVMLSource()
+		n.closers = append(n.closers, func() error { nv.Close(); return nil })
+		s, err := hardware.NewSampler(ctx, scfg, nv, hardware.NewInputIdle())
+		if err != nil {
+			return err
+		}
+		r = s
+	}
+	mcfg := hardware.MonitorConfig{Interval: n.cfg.SampleInterval, Policy: n.cfg.Lending}
+	var err error
+	n.monitor, err = hardware.NewMonitor(mcfg, r, func() int { return len(n.server.Stats().Sessions) }, n.log)
+	return err
+}
+
+// Serve runs the host, discovery, the shard server, and the lending policy
+// until ctx ends.
+func (n *Node) Serve(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return n.host.Serve(ctx) })
+	g.Go(func() error { return n.disc.Serve(ctx) })
+	g.Go(func() error { return n.server.Serve(ctx) })
+	if n.monitor != nil {
+		events, cancel := n.monitor.Subscribe()
+		g.Go(func() error { return n.monitor.Serve(ctx) })
+		g.Go(func() error { defer cancel(); n.followPolicy(ctx, events); return nil })
+	} else {
+		g.Go(func() error { n.setLending(ctx, true, nil); return nil })
+	}
+	g.Go(func() error { n.refreshLoad(ctx); return nil })
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// followPolicy applies each decision of the lending policy as soon as it is
+// published: a busy machine stops taking sessions on the sample that saw it.
+func (n *Node) followPolicy(ctx context.Context, events <-chan hardware.Event) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-events:
+			if !ok {
+				return
+			}
+			d := e.Decision
+			n.setLending(ctx, d.AcceptSessions, &d)
+		}
+	}
+}
+
+// setLending opens or closes the node to new sessions, announcing or
+// withdrawing its shards so clients route elsewhere at once.
+func (n *Node) setLending(ctx context.Context, accept bool, d *hardware.Decision) {
+	n.mu.Lock()
+	changed := accept != n.server.Accepting() || (accept && !n.announced)
+	if d != nil {
+		n.lending = *d
+	}
+	n.mu.Unlock()
+	if !changed {
+		if d != nil && d.Mode != n.lendingMode() {
+			n.events.publish(NodeEvent{Time: time.Now(), Accepting: accept, Decision: d})
+		}
+		return
+	}
+	n.server.SetAccepting(accept)
+	var err error
+	if accept {
+		err = n.announce(ctx)
+	} else {
+		err = n.withdraw(ctx)
+	}
+	if err != nil && ctx.Err() == nil {
+		n.log.Warn("updating announcements", "accepting", accept, "err", err)
+	}
+	n.log.Info("lending", "accepting", accept)
+	n.events.publish(NodeEvent{Time: time.Now(), Accepting: accept, Decision: d})
+}
+
+func (n *Node) lendingMode() hardware.Mode {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lending.Mode
+}
+
+func (n *Node) announcement(sm *servedModel) discovery.Announcement {
+	sc := n.cfg.Shard
+	a := discovery.Announcement{
+		ModelHash: sm.hash, ModelName: sm.lm.Model.Name, NumLayers: sm.lm.Model.NumLayers,
+		From: sm.from, To: sm.to, Backend: "cpu", ThroughputTokS: sm.throughput,
+		PricePerKiloUnit: sc.Price.PerKiloUnit, Version: Version, Load: n.load(),
+	}
+	if !sc.Payout.IsZero() {
+		a.PayoutAddress = sc.Payout.String()
+	}
+	if !sc.Price.Mint.IsZero() {
+		a.Mint = sc.Price.Mint.String()
+	}
+	return a
+}
+
+func (n *Node) announce(ctx context.Context) error {
+	var errs []error
+	for _, sm := range n.models {
+		errs = append(errs, n.disc.Announce(ctx, n.announcement(sm)))
+	}
+	n.mu.Lock()
+	n.announced = true
+	n.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+func (n *Node) withdraw(ctx context.Context) error {
+	n.mu.Lock()
+	was := n.announced
+	n.announced = false
+	n.mu.Unlock()
+	if !was {
+		return nil
+	}
+	var errs []error
+	for _, sm := range n.models {
+		errs = append(errs, n.disc.Withdraw(ctx, sm.hash))
+	}
+	return errors.Join(errs...)
+}
+
+// load is the share of session slots in use.
+func (n *Node) load() float64 {
+	return float64(len(n.server.Stats().Sessions)) / float64(max(1, n.cfg.Shard.MaxSessions))
+}
+
+// refreshLoad re-announces when the load changes noticeably.
+func (n *Node) refreshLoad(ctx context.Context) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	last := -1.0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n.mu.Lock()
+		on := n.announced
+		n.mu.Unlock()
+		if l := n.load(); on && (l-last > 0.1 || last-l > 0.1) {
+			last = l
+			if err := n.announce(ctx); err != nil && ctx.Err() == nil {
+				n.log.Warn("re-announcing load", "err", err)
+			}
+		}
+	}
+}
+
+// Close stops everything NewNode opened.
+func (n *Node) Close() error {
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		errs = append(errs, n.closers[i]())
+	}
+	n.closers = nil
+	return errors.Join(errs...)
+}
+
+// Host is the node's libp2p host.
+func (n *Node) Host() *p2p.Host { return n.host }
+
+// Server is the node's shard server.
+func (n *Node) Server() *shard.Server { return n.server }
+
+// Discovery is the node's discovery service.
+func (n *Node) Discovery() *discovery.Service { return n.disc }
+
+// Ready is closed once the shard protocol is being served.
+func (n *Node) Ready() <-chan struct{} { return n.server.Ready() }
+
+// Subscribe returns the node's state changes; cancel stops them.
+func (n *Node) Subscribe() (<-chan NodeEvent, func()) { return n.events.subscribe(16) }
+
+// Lending is the policy's latest decision (zero when the policy is off).
+func (n *Node) Lending() hardware.Decision {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lending
+}
+
+// ListenAddr picks the address to tell clients: the first direct TCP one,
+// else the first at all.
+func (n *Node) ListenAddr() ma.Multiaddr {
+	addrs := n.host.Addrs()
+	for _, a := range addrs {
+		_, errTCP := a.ValueForProtocol(ma.P_TCP)
+		_, errCircuit := a.ValueForProtocol(ma.P_CIRCUIT)
+		if errTCP == nil && errCircuit != nil {
+			return a
+		}
+	}
+	if len(addrs) == 0 {
+		return nil
+	}
+	return addrs[0]
+}
+
+// ServedModels describes what the node serves.
+func (n *Node) ServedModels() []ServedModel {
+	out := make([]ServedModel, len(n.models))
+	for i, sm := range n.models {
+		out[i] = ServedModel{Name: sm.lm.Model.Name, Path: sm.lm.Path, Hash: sm.hash, From: sm.from, To: sm.to, NumLayers: sm.lm.Model.NumLayers, TokPerSec: sm.throughput}
+	}
+	return out
+}
+
+// ServedModel is one model and range a node serves.
+type ServedModel struct {
+	Name, Path string
+	Hash       [32]byte
+	From, To   int
+	NumLayers  int
+	TokPerSec  float64
+}
+
+// ledgerRecorder records receipts in the wallet's ledger, which checks them
+// again against the node's payout address and price.
+type ledgerRecorder struct {
+	l        *ledger.Ledger
+	provider receipt.PublicKey
+	price    receipt.Price
+}
+
+func (w ledgerRecorder) Record(s receipt.Signed) error {
+	_, err := w.l.AcceptReceipt(s, w.provider, &w.price)
+	return err
+}
+
+// Version is the software version nodes announce.
+var Version = "0.1.0-dev"
