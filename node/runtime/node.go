@@ -18,8 +18,10 @@ import (
 	"github.com/hearth-p2p/hearth/node/meter"
 	"github.com/hearth-p2p/hearth/node/p2p"
 	"github.com/hearth-p2p/hearth/node/shard"
+	"github.com/hearth-p2p/hearth/wallet"
 	"github.com/hearth-p2p/hearth/wallet/ledger"
 	"github.com/hearth-p2p/hearth/wallet/receipt"
+	"github.com/hearth-p2p/hearth/wallet/settle"
 )
 
 // ServeSpec is a layer range of a local model that a node serves.
@@ -46,6 +48,12 @@ type NodeConfig struct {
 	Identity crypto.PrivKey
 	// Reader overrides the hardware sampler (tests replay traces).
 	Reader hardware.Reader
+	// Wallet, when set, is the provider's wallet: paid receipts go to its
+	// ledger, it is the default payout address, and its settlement watcher
+	// marks receipts settled when their payments confirm on chain.
+	Wallet *wallet.Wallet
+	// Watcher tunes the settlement watcher (zero: settle's default).
+	Watcher settle.WatcherConfig
 }
 
 // DefaultNodeConfig serves nothing yet, on the default host and discovery
@@ -96,6 +104,7 @@ type Node struct {
 	models  []*servedModel
 	monitor *hardware.Monitor
 	ledger  *ledger.Ledger
+	watcher *settle.Watcher
 	events  *fanout[NodeEvent]
 	closers []func() error
 
@@ -115,6 +124,9 @@ type NodeEvent struct {
 // NewNode opens the models, starts the host and prepares the services; Serve
 // runs them. On error everything opened so far is closed.
 func NewNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) (n *Node, err error) {
+	if cfg.Wallet != nil && cfg.Shard.Payout.IsZero() {
+		cfg.Shard.Payout = cfg.Wallet.PublicKey() // paid to the node's own wallet
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -132,13 +144,9 @@ func NewNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) (n *Node, er
 	if err != nil {
 		return nil, err
 	}
-	var rec meter.Ledger
-	if cfg.Shard.Price.PerKiloUnit > 0 {
-		if n.ledger, err = ledger.Open(filepath.Join(cfg.DataDir, "wallet", "ledger.db"), log); err != nil {
-			return nil, err
-		}
-		n.closers = append(n.closers, n.ledger.Close)
-		rec = ledgerRecorder{l: n.ledger, provider: cfg.Shard.Payout, price: cfg.Shard.Price}
+	rec, err := node.openLedger()
+	if err != nil {
+		return nil, err
 	}
 	key := cfg.Identity
 	if key == nil {
@@ -150,7 +158,7 @@ func NewNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) (n *Node, er
 		return nil, err
 	}
 	n.closers = append(n.closers, n.host.Close)
-	if n.server, err = shard.NewServer(n.host.Raw(), cfg.Shard, rec, log, backends...); err != nil {
+	if n.server, err = shard.NewServer(n.host.Raw(), n.cfg.Shard, rec, log, backends...); err != nil {
 		return nil, err
 	}
 	dcfg := cfg.Discovery
@@ -167,6 +175,36 @@ func NewNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) (n *Node, er
 		n.server.SetAccepting(false) // until the policy says the machine is idle
 	}
 	return n, nil
+}
+
+// openLedger prepares receipt keeping for a paid node: the wallet's ledger
+// (and its settlement watcher) when a wallet is set, else a ledger file in
+// the data directory.
+func (n *Node) openLedger() (meter.Ledger, error) {
+	sc := &n.cfg.Shard
+	if sc.Price.PerKiloUnit == 0 {
+		return nil, nil
+	}
+	var err error
+	if w := n.cfg.Wallet; w != nil {
+		if n.ledger, err = w.Ledger(); err != nil { // the wallet closes it
+			return nil, err
+		}
+		wcfg := n.cfg.Watcher
+		if wcfg == (settle.WatcherConfig{}) {
+			wcfg = settle.DefaultWatcherConfig()
+		}
+		if n.watcher, err = w.Watcher(wcfg, n.log); err != nil {
+			return nil, err
+		}
+	} else {
+		if n.ledger, err = ledger.Open(filepath.Join(n.cfg.DataDir, "wallet", "ledger.db"), n.log); err != nil {
+			return nil, err
+		}
+		n.closers = append(n.closers, n.ledger.Close)
+		n.log.Warn("paid node without a wallet: receipts are kept but payments are not watched")
+	}
+	return ledgerRecorder{l: n.ledger, provider: sc.Payout, price: sc.Price}, nil
 }
 
 // openModels opens every served model, hashes it and measures its range.
@@ -235,6 +273,16 @@ func (n *Node) Serve(ctx context.Context) error {
 		g.Go(func() error { n.setLending(ctx, true, nil); return nil })
 	}
 	g.Go(func() error { n.refreshLoad(ctx); return nil })
+	if n.watcher != nil {
+		g.Go(func() error {
+			// A broken RPC must not take the node down: receipts are kept
+			// and settle on a later scan.
+			if err := n.watcher.Serve(ctx); err != nil && ctx.Err() == nil {
+				n.log.Warn("settlement watcher stopped", "err", err)
+			}
+			return nil
+		})
+	}
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
@@ -388,6 +436,9 @@ func (n *Node) Ready() <-chan struct{} { return n.server.Ready() }
 
 // Subscribe returns the node's state changes; cancel stops them.
 func (n *Node) Subscribe() (<-chan NodeEvent, func()) { return n.events.subscribe(16) }
+
+// Ledger is the node's receipt ledger (nil for a free node).
+func (n *Node) Ledger() *ledger.Ledger { return n.ledger }
 
 // Lending is the policy's latest decision (zero when the policy is off).
 func (n *Node) Lending() hardware.Decision {
