@@ -264,6 +264,6 @@ func newRemoteStage(c *Client, st network.Stream, cn *conn, cfg SessionConfig, m
 	cn.maxIn = max(chunk*mi.Dim*4, mi.Vocab*4) + 128
 	return &RemoteStage{
 		client: c, st: st, c: cn, id: cfg.ID, info: mi, from: cfg.From, to: cfg.To,
-		maxCtx: ok.MaxContext, dtype: cfg.DType, chunk: chunk, meter: mc, every: every,
+		maxCtx: ok.MaxContext, dtype: cfg.DType, chunk: chunk, meter: mc, every: every, backend: info.Backend,
 	}, nil
 }

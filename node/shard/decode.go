@@ -40,6 +40,10 @@ func DecodeMessage(t MsgType, payload []byte) (Message, error) {
 		m = Closed{Units: d.u64(), Receipted: d.u64()}
 	case MsgError:
 		m, err = decodeError(d)
+	case MsgChallenge:
+		m, err = decodeChallenge(d)
+	case MsgChallengeOK:
+		m, err = decodeChallengeOK(d)
 	default:
 		return nil, fmt.Errorf("%w: unknown frame type %d", ErrMalformed, uint8(t))
 	}
@@ -206,6 +210,11 @@ func decodeResult(d *decoder) (Message, error) {
 	m.Kind, m.DType = Kind(d.u8()), DType(d.u8())
 	m.Units, m.Total = d.u64(), d.u64()
 	m.Compute = time.Duration(d.u32()) * time.Microsecond
+	if n := int(d.u16()); n > maxSigLen && d.err == nil {
+		d.err = malformed("signature of %d bytes, limit %d", n, maxSigLen)
+	} else if n > 0 {
+		m.Sig = d.take(n)
+	}
 	m.Data = d.rest()
 	if d.err != nil {
 		return nil, d.err

@@ -21,7 +21,10 @@
 //	[Receipt{signed, cumulative}]    →
 //	Forward{session, pos, n, tokens
 //	        or n×dim hidden}         →
-//	                                ←      Result{hidden or logits, units, total}
+//	                                ←      Result{hidden or logits, units, total,
+//	                                            provider's signature}
+//	[Challenge{nonce, tensor slices}] →
+//	                                ←      ChallengeOK{sha256(nonce ‖ slice)…}
 //	…
 //	Close                            →
 //	                                ←      Closed{units served, units receipted}
@@ -33,6 +36,21 @@
 // (draining or shutting down), unknown session (expired after idle), payment
 // required (the only one that leaves the session open: send a receipt and
 // retry), internal, version.
+//
+// # Signed results and weight challenges
+//
+// Every Result is signed with the provider's libp2p peer key over a
+// ResultStatement: session, model hash, layers, positions, backend, the
+// chained digest of every input the session received up to those positions
+// (ChainInput, over the bytes as sent) and the digest of the output bytes.
+// The client rebuilds the statement from what it sent and received and keeps
+// the last one as Evidence; with the inputs, anyone holding the layers can
+// re-run them and prove a wrong result to third parties (node/verify).
+//
+// A client holding the model file can challenge a session: a fresh nonce and
+// up to 16 random byte slices of the session's tensors, answered with
+// sha256(nonce ‖ bytes) each (TensorSource on the backend). A wrong answer
+// means the provider does not hold the weights it claims to serve.
 //
 // # Limits
 //

@@ -32,10 +32,14 @@ const (
 	MsgClose   MsgType = 8  // client → server: end the session (or info query)
 	MsgClosed  MsgType = 9  // server → client: session closed, final units
 	MsgError   MsgType = 10 // either way: an error with a code
+
+	MsgChallenge   MsgType = 11 // client → server: prove holding weights
+	MsgChallengeOK MsgType = 12 // server → client: digests of the slices
 )
 
 func (t MsgType) String() string {
-	names := [...]string{"", "hello", "info", "open", "open-ok", "forward", "result", "receipt", "close", "closed", "error"}
+	names := [...]string{"", "hello", "info", "open", "open-ok", "forward", "result", "receipt", "close", "closed", "error",
+		"challenge", "challenge-ok"}
 	if int(t) < len(names) && t != 0 {
 		return names[t]
 	}

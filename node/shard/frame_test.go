@@ -40,6 +40,9 @@ func sampleMessages(t testing.TB) []Message {
 		Forward{Session: [16]byte{4}, Pos: 3, N: 2, Kind: KindTokens, DType: I32, Data: appendTokens(nil, []int32{5, 6})},
 		Forward{Session: [16]byte{4}, Pos: 3, N: 2, Kind: KindHidden, DType: F32, Data: hidden},
 		Result{Pos: 3, N: 1, Kind: KindLogits, DType: F32, Units: 3, Total: 9, Compute: 1500 * time.Microsecond, Data: hidden},
+		Result{Pos: 0, N: 1, Kind: KindHidden, DType: F32, Units: 3, Total: 3, Sig: bytes.Repeat([]byte{7}, 64), Data: hidden},
+		Challenge{Nonce: [32]byte{1, 2}, Slices: []Slice{{Tensor: "blk.1.attn_q.weight", Off: 64, Len: 128}, {Tensor: "output.weight", Off: 0, Len: 1}}},
+		ChallengeOK{Digests: [][32]byte{{3}, {4}}},
 		Result{Pos: 3, N: 2, Kind: KindHidden, DType: F16, Units: 6, Total: 6, Data: appendFloats(nil, F16, []float32{1, 2, 3, 4})},
 		ReceiptMsg{Receipt: signed},
 		Close{},
@@ -140,6 +143,12 @@ func TestDecodeRejects(t *testing.T) {
 		{"info bad range", MsgInfo, Info{Version: 1, Models: []ModelInfo{{NumLayers: 2, Dim: 1, Vocab: 1, KVDim: 1, ContextLen: 1, From: 1, To: 3}}}.appendPayload(nil)},
 		{"info NaN throughput", MsgInfo, Info{Version: 1, Models: []ModelInfo{{NumLayers: 2, Dim: 1, Vocab: 1, KVDim: 1, ContextLen: 1, From: 0, To: 2, TokPerSec: float32(math.NaN())}}}.appendPayload(nil)},
 		{"string too long", MsgError, append([]byte{1, 0xff, 0xff}, strings.Repeat("x", 70000)...)},
+		{"result huge signature", MsgResult, append(Result{N: 1, Kind: KindLogits, DType: F32, Units: 1, Total: 1}.appendPayload(nil)[:30], 0xff, 0xff)},
+		{"challenge without slices", MsgChallenge, Challenge{}.appendPayload(nil)},
+		{"challenge empty slice", MsgChallenge, Challenge{Slices: []Slice{{Tensor: "x", Len: 0}}}.appendPayload(nil)},
+		{"challenge huge slice", MsgChallenge, Challenge{Slices: []Slice{{Tensor: "x", Len: MaxSliceLen + 1}}}.appendPayload(nil)},
+		{"challenge too many slices", MsgChallenge, Challenge{Slices: make([]Slice, MaxChallengeSlices+1)}.appendPayload(nil)},
+		{"challenge-ok truncated", MsgChallengeOK, []byte{2, 1, 2, 3}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -269,6 +278,9 @@ func normalize(m Message) Message {
 	case Result:
 		if len(v.Data) == 0 {
 			v.Data = nil
+		}
+		if len(v.Sig) == 0 {
+			v.Sig = nil
 		}
 		return v
 	}

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,10 @@ type session struct {
 	compute    time.Duration
 
 	closeReason string // set by the handler before release
+
+	// inputs[i] is the chained digest of the inputs of positions [0,i]
+	// (ChainInput); used only by the session's handler.
+	inputs [][32]byte
 }
 
 // handler runs one stream.
@@ -52,6 +57,7 @@ type handler struct {
 
 	hidden []float32 // decode buffers reused across forwards
 	tokens []int32
+	outBuf []byte // f16 (or big-endian) encoding of a result
 }
 
 // serveStream runs a stream to its end. Whatever a peer sends, the outcome is
@@ -170,6 +176,14 @@ func (h *handler) loop() error {
 			if err := h.receipt(m); err != nil {
 				return err
 			}
+		case Challenge:
+			ok, e := h.answer(m)
+			if e != nil {
+				return h.reject(e)
+			}
+			if err := h.c.send(ok, nil, cfg.WriteTimeout); err != nil {
+				return err
+			}
 		case Close:
 			served, receipted := ss.meter.Units()
 			return h.c.send(Closed{Units: served, Receipted: receipted}, nil, cfg.WriteTimeout)
@@ -273,13 +287,32 @@ func (h *handler) forward(f Forward) (*Error, error) {
 	if kind == KindHidden {
 		dt = wireDType(ss.dtype, out)
 	}
+	ss.inputs = chainInputs(ss.inputs[:f.Pos], f.Kind, f.DType, f.N, f.Data)
+	data := h.encodeOutput(dt, out)
 	served, _ := ss.meter.Units()
 	res := Result{Pos: f.Pos, N: f.N, Kind: kind, DType: dt, Units: units, Total: served, Compute: compute}
+	if h.s.key != nil {
+		stmt := ResultStatement{Session: ss.id, Model: info.Hash, From: ss.from, To: ss.to, Pos: f.Pos, N: f.N,
+			Backend: cfg.Backend, Inputs: ss.inputs[len(ss.inputs)-1], Kind: kind, DType: dt, Output: sha256.Sum256(data)}
+		if res.Sig, err = stmt.Sign(h.s.key); err != nil {
+			return errorf(CodeInternal, "%v", err), nil
+		}
+	}
 	h.s.served(ss, f.N, f.Pos+f.N, units, compute) // before the peer can see the result
-	if err := h.c.send(res, func(b []byte) []byte { return appendFloats(b, dt, out) }, cfg.WriteTimeout); err != nil {
+	if err := h.c.send(res, func(b []byte) []byte { return append(b, data...) }, cfg.WriteTimeout); err != nil {
 		return nil, err
 	}
 	return nil, nil
+}
+
+// encodeOutput returns out encoded as dt: a view of its memory for f32 on a
+// little-endian machine, else an encoding in the handler's buffer.
+func (h *handler) encodeOutput(dt DType, out []float32) []byte {
+	if dt == F32 && littleEndian {
+		return floatBytes(out)
+	}
+	h.outBuf = appendFloats(h.outBuf[:0], dt, out)
+	return h.outBuf
 }
 
 // decodeInput validates f against the session and decodes its payload into

@@ -7,8 +7,9 @@ import (
 	"github.com/hearth-p2p/hearth/wallet/receipt"
 )
 
-// Version is the protocol version carried by Hello and Info.
-const Version = 1
+// Version is the protocol version carried by Hello and Info. Version 2
+// added signed results and weight challenges.
+const Version = 2
 
 // Kind is what a tensor payload holds.
 type Kind uint8
@@ -155,7 +156,8 @@ type Forward struct {
 }
 
 // Result answers a Forward: N × dim hidden states, or the last position's
-// logits, with the units metered for it and the session's total.
+// logits, with the units metered for it and the session's total, signed by
+// the provider. A decoded Result's Sig and Data alias the frame buffer.
 type Result struct {
 	Pos, N  int
 	Kind    Kind
@@ -163,7 +165,10 @@ type Result struct {
 	Units   uint64
 	Total   uint64
 	Compute time.Duration // server time spent in the stage (µs resolution)
-	Data    []byte
+	// Sig is the provider's peer-key signature over the ResultStatement
+	// of this result (see proof.go); empty when the server has no key.
+	Sig  []byte
+	Data []byte
 }
 
 // ReceiptMsg carries a consumer's signed cumulative receipt.
@@ -262,6 +267,8 @@ func (m Result) appendPayload(b []byte) []byte {
 	e.u64(m.Units)
 	e.u64(m.Total)
 	e.u32(uint32(min(m.Compute.Microseconds(), 1<<32-1)))
+	e.u16(uint16(len(m.Sig)))
+	e.bytes(m.Sig)
 	e.bytes(m.Data)
 	return e.b
 }

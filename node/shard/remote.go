@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -38,6 +39,8 @@ type RemoteStage struct {
 	meter  *meter.Consumer
 	every  uint64 // unreceipted units that trigger a receipt
 
+	backend string // the provider's backend, as its Info said at open
+
 	mu     sync.Mutex // serialises calls; guards the fields below
 	len    int        // positions the server has cached
 	out    []float32  // returned to the caller, valid until the next call
@@ -45,6 +48,12 @@ type RemoteStage struct {
 	broken error
 	closed bool
 	stats  StageStats
+
+	inputs  [][32]byte // chained input digests per cached position (ChainInput)
+	pending [][32]byte // digests of the frame in flight
+	wire    []byte     // encoding buffer of a frame's tensor data
+	ev      Evidence   // the last result's evidence
+	hasEv   bool
 }
 
 // StageStats describe a remote stage's traffic and timing.
@@ -205,11 +214,25 @@ func (r *RemoteStage) roundTrip(pos, k int, tokens []int32, hidden []float32) ([
 		return nil, r.explain(err)
 	}
 	f := Forward{Session: r.id, Pos: pos, N: k, Kind: KindTokens, DType: I32}
-	tail := func(b []byte) []byte { return appendTokens(b, tokens) }
+	var data []byte
 	if r.from > 0 {
 		f.Kind, f.DType = KindHidden, wireDType(r.dtype, hidden)
-		tail = func(b []byte) []byte { return appendFloats(b, f.DType, hidden) }
+		if f.DType == F32 && littleEndian {
+			data = floatBytes(hidden)
+		} else {
+			r.wire = appendFloats(r.wire[:0], f.DType, hidden)
+			data = r.wire
+		}
+	} else {
+		r.wire = appendTokens(r.wire[:0], tokens)
+		data = r.wire
 	}
+	r.pending = r.pending[:0]
+	if pos > 0 {
+		r.pending = append(r.pending, r.inputs[pos-1])
+	}
+	r.pending = chainInputs(r.pending, f.Kind, f.DType, k, data)
+	tail := func(b []byte) []byte { return append(b, data...) }
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
 		if err := r.c.send(f, tail, 0); err != nil {
@@ -280,6 +303,8 @@ func (r *RemoteStage) accept(m Result, pos, k int, rtt time.Duration) ([]float32
 	if err := r.meter.Add(units); err != nil {
 		return nil, err
 	}
+	r.inputs = append(r.inputs[:pos], r.pending[len(r.pending)-k:]...)
+	r.keepEvidence(m, pos, k, kind)
 	s := &r.stats
 	s.Forwards++
 	s.Tokens += uint64(k)
@@ -317,6 +342,53 @@ func (r *RemoteStage) sendReceipt(force bool) error {
 	r.stats.Receipted = s.Units
 	r.stats.Receipts++
 	return nil
+}
+
+// keepEvidence records the statement the provider should have signed for
+// m, with its signature and output bytes.
+func (r *RemoteStage) keepEvidence(m Result, pos, k int, kind Kind) {
+	e := &r.ev
+	e.Provider = r.client.peer
+	e.Statement = ResultStatement{Session: r.id, Model: r.info.Hash, From: r.from, To: r.to, Pos: pos, N: k,
+		Backend: r.backend, Inputs: r.inputs[pos+k-1], Kind: kind, DType: m.DType, Output: sha256.Sum256(m.Data)}
+	e.Sig = append(e.Sig[:0], m.Sig...)
+	e.Output = append(e.Output[:0], m.Data...)
+	r.hasEv = true
+}
+
+// Evidence returns the provider's signed answer to the last frame of the
+// last Forward (a copy). It is not checked here: see Evidence.Verify.
+func (r *RemoteStage) Evidence() (Evidence, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.hasEv {
+		return Evidence{}, false
+	}
+	e := r.ev
+	e.Sig = append([]byte(nil), e.Sig...)
+	e.Output = append([]byte(nil), e.Output...)
+	return e, true
+}
+
+// Backend is the provider's compute backend ("cpu" computes bit-exactly).
+func (r *RemoteStage) Backend() string { return r.backend }
+
+// WireDType is how the session's hidden states travel.
+func (r *RemoteStage) WireDType() DType { return r.dtype }
+
+// Abort ends the session without paying for the work not yet receipted (a
+// provider found cheating): the stream is reset, no receipt is signed.
+func (r *RemoteStage) Abort() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.closed = true
+	if r.broken == nil {
+		r.broken = fmt.Errorf("%w: [%d,%d) on %s: aborted", ErrBroken, r.from, r.to, r.client.peer)
+		r.st.Reset()
+	}
 }
 
 // LastReceipt returns the last receipt sent, if any.

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 
@@ -18,6 +19,7 @@ import (
 // Server serves layer ranges of local models to peers over /hearth/shard/1.
 type Server struct {
 	h      host.Host
+	key    crypto.PrivKey // signs results; nil when the host has no key
 	cfg    Config
 	log    *slog.Logger
 	ledger meter.Ledger
@@ -91,7 +93,7 @@ func NewServer(h host.Host, cfg Config, ledger meter.Ledger, logger *slog.Logger
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		h: h, cfg: cfg, log: logger.With("sub", "shard"), ledger: ledger,
+		h: h, key: h.Peerstore().PrivKey(h.ID()), cfg: cfg, log: logger.With("sub", "shard"), ledger: ledger,
 		models: map[[32]byte]*served{}, sessions: map[[16]byte]*session{}, subs: map[chan Event]struct{}{},
 		ready: make(chan struct{}),
 	}
