@@ -93,3 +93,70 @@ bf16done:
 	VMOVUPS Y1, 32(DI)
 	VZEROUPPER
 	RET
+
+// func dotRowsAVX2(dst, x, rows *float32, n, count, stride int)
+// dst[j] = DotF32(x[:n], rows[j*stride:]) for j < count; n%16 == 0.
+TEXT ·dotRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ rows+16(FP), DX
+	MOVQ n+24(FP), R8
+	MOVQ count+32(FP), R9
+	MOVQ stride+40(FP), R10
+	SHLQ $2, R10
+	SHRQ $4, R8
+
+rowsloop:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ   SI, AX
+	MOVQ   DX, BX
+	MOVQ   R8, CX
+
+rowsinner:
+	VMOVUPS (AX), Y2
+	VMOVUPS 32(AX), Y3
+	VMULPS  (BX), Y2, Y2
+	VMULPS  32(BX), Y3, Y3
+	VADDPS  Y2, Y0, Y0
+	VADDPS  Y3, Y1, Y1
+	ADDQ    $64, AX
+	ADDQ    $64, BX
+	DECQ    CX
+	JNZ     rowsinner
+
+	// reduce16: j+8, j+4, j+2, j+1.
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMOVSS       X0, (DI)
+	ADDQ         $4, DI
+	ADDQ         R10, DX
+	DECQ         R9
+	JNZ          rowsloop
+	VZEROUPPER
+	RET
+
+// func addScaledAVX2(dst *float32, a float32, x *float32, n int)
+// dst[i] += float32(a·x[i]) for i < n; n%8 == 0.
+TEXT ·addScaledAVX2(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	VBROADCASTSS a+8(FP), Y0
+	MOVQ         x+16(FP), SI
+	MOVQ         n+24(FP), CX
+	SHRQ         $3, CX
+
+axpyloop:
+	VMULPS  (SI), Y0, Y1
+	VADDPS  (DI), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     axpyloop
+	VZEROUPPER
+	RET

@@ -236,6 +236,18 @@ func asmKernels(vnni bool) map[Type]*kernel {
 	return ks
 }
 
+// KernelSet names the kernels this machine runs: "amd64-vnni" (AVX2 with
+// AVX512-VNNI dot products), "amd64-avx2" or "portable".
+func KernelSet() string {
+	switch {
+	case hasVNNI:
+		return "amd64-vnni"
+	case hasAVX2:
+		return "amd64-avx2"
+	}
+	return "portable"
+}
+
 func selectKernels() map[Type]*kernel {
 	if !hasAVX2 {
 		return portableKernels
@@ -253,4 +265,31 @@ func kernelTiers() []kernelTier {
 		tiers = append(tiers, kernelTier{"vnni", asmKernels(true)})
 	}
 	return tiers
+}
+
+//go:noescape
+func dotRowsAVX2(dst, x, rows *float32, n, count, stride int)
+
+//go:noescape
+func addScaledAVX2(dst *float32, a float32, x *float32, n int)
+
+// dotRowsFast runs DotF32Rows in assembly when len(x) is a whole number of
+// 16-float groups (the canonical lanes need no tail).
+func dotRowsFast(dst, x, rows []float32, stride int) bool {
+	if !hasAVX2 || len(x) == 0 || len(x)%16 != 0 {
+		return false
+	}
+	dotRowsAVX2(&dst[0], &x[0], &rows[0], len(x), len(dst), stride)
+	return true
+}
+
+// addScaledFast does the whole groups of eight of AddScaledF32 and returns
+// how many elements it did.
+func addScaledFast(dst []float32, a float32, x []float32) int {
+	n := len(dst) &^ 7
+	if !hasAVX2 || n == 0 {
+		return 0
+	}
+	addScaledAVX2(&dst[0], a, &x[0], n)
+	return n
 }

@@ -6,6 +6,13 @@ package tensor
 
 func f32Body(acc *[16]float32, a, b []float32) { dotF32Body(acc, a, b) }
 
+// KernelSet names the kernels this machine runs: "portable" (plain Go).
+func KernelSet() string { return "portable" }
+
 func selectKernels() map[Type]*kernel { return portableKernels }
 
 func kernelTiers() []kernelTier { return []kernelTier{{"go", portableKernels}} }
+
+func dotRowsFast(dst, x, rows []float32, stride int) bool { return false }
+
+func addScaledFast(dst []float32, a float32, x []float32) int { return 0 }
