@@ -22,8 +22,16 @@ type Stage struct {
 	m        *Model
 	from, to int
 	layers   []*layer
+	fused    []fusedLayer // per layer: the matrices that share an input
 	pool     *tensor.Pool
 	rope     rope
+}
+
+// fusedLayer groups a layer's matrices that read the same activations, so
+// one MatMuls call quantises the input once and runs them in one step.
+type fusedLayer struct {
+	qkv [3]tensor.Matrix // wq, wk, wv
+	gu  [2]tensor.Matrix // gate, up
 }
 
 // NewStage prepares the layers [from, to) of m, reading only their tensors.
@@ -45,6 +53,7 @@ func (m *Model) NewStage(from, to int, pool *tensor.Pool) (*Stage, error) {
 			return nil, err
 		}
 		s.layers = append(s.layers, l)
+		s.fused = append(s.fused, fusedLayer{qkv: [3]tensor.Matrix{l.wq, l.wk, l.wv}, gu: [2]tensor.Matrix{l.gate, l.up}})
 	}
 	return s, nil
 }
@@ -71,6 +80,11 @@ type Session struct {
 	cache     *kvcache.Cache
 	allLogits bool
 	buf       scratch
+	step      step // the layer step the parallel kernels work on
+	// The parallel kernels as bound method values, made once so that a
+	// decode step allocates nothing.
+	attendFn, normFn, swigluFn func(lo, hi int)
+	outs                       [3][]float32 // MatMuls outputs
 }
 
 // NewSession starts a session that can hold up to maxCtx positions.
@@ -82,7 +96,9 @@ func (s *Stage) NewSession(maxCtx int) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Session{st: s, cache: c}, nil
+	ss := &Session{st: s, cache: c}
+	ss.attendFn, ss.normFn, ss.swigluFn = ss.attendHeads, ss.normTokens, ss.swigluChunks
+	return ss, nil
 }
 
 // SetAllLogits makes a last-stage Forward return the logits of every
@@ -128,6 +144,9 @@ func (ss *Session) Forward(ctx context.Context, pos int, tokens []int32, hidden 
 	}
 	b := &ss.buf
 	b.ensure(m.Config, n, pos+n)
+	for t := range n {
+		st.rope.table(b.rope[t*m.RopeDims:(t+1)*m.RopeDims], pos+t)
+	}
 	x := b.x[:n*m.Dim]
 	if st.IsFirst() {
 		for t, id := range tokens {
@@ -142,7 +161,7 @@ func (ss *Session) Forward(ctx context.Context, pos int, tokens []int32, hidden 
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ss.layerForward(i, l, x, n, pos)
+		ss.layerForward(i, l, &st.fused[i], x, n, pos)
 	}
 	ss.cache.Commit(n)
 	if !st.IsLast() {
@@ -181,86 +200,6 @@ func (ss *Session) checkInput(pos int, tokens []int32, hidden []float32) (int, e
 	return n, nil
 }
 
-// layerForward runs transformer block i (weights l) on the n rows of x, the
-// residual stream for positions pos … pos+n-1, in place.
-func (ss *Session) layerForward(i int, l *layer, x []float32, n, pos int) {
-	m, p, b := ss.st.m, ss.st.pool, &ss.buf
-	dim, qDim, kvDim, hd := m.Dim, m.Heads*m.HeadDim, m.KVDim(), m.HeadDim
-	xn := b.xn[:n*dim] // (n, dim)
-	q := b.q[:n*qDim]  // (n, heads*headDim)
-	k := b.k[:n*kvDim] // (n, kvDim)
-	v := b.v[:n*kvDim] // (n, kvDim)
-	att := b.att[:n*qDim]
-	o := b.o[:n*dim]
-
-	// Attention.
-	for t := 0; t < n; t++ {
-		rmsnorm(xn[t*dim:(t+1)*dim], x[t*dim:(t+1)*dim], l.attnNorm, m.RMSEps)
-	}
-	p.MatMul(q, l.wq, xn, n)
-	p.MatMul(k, l.wk, xn, n)
-	p.MatMul(v, l.wv, xn, n)
-	if l.bq != nil {
-		addRows(q, l.bq, n)
-	}
-	if l.bk != nil {
-		addRows(k, l.bk, n)
-	}
-	if l.bv != nil {
-		addRows(v, l.bv, n)
-	}
-	kc, vc := ss.cache.K(i, pos+n), ss.cache.V(i, pos+n)
-	for t := 0; t < n; t++ {
-		ss.st.rope.table(b.rope, pos+t)
-		ss.st.rope.apply(q[t*qDim:(t+1)*qDim], m.Heads, hd, b.rope)
-		ss.st.rope.apply(k[t*kvDim:(t+1)*kvDim], m.KVHeads, hd, b.rope)
-	}
-	copy(kc[pos*kvDim:], k)
-	copy(vc[pos*kvDim:], v)
-	for t := 0; t < n; t++ {
-		attention(att[t*qDim:(t+1)*qDim], q[t*qDim:(t+1)*qDim], kc, vc, pos+t+1, m.Config, b.scores)
-	}
-	p.MatMul(o, l.wo, att, n)
-	add(x, o)
-
-	// Feed-forward.
-	for t := 0; t < n; t++ {
-		rmsnorm(xn[t*dim:(t+1)*dim], x[t*dim:(t+1)*dim], l.ffnNorm, m.RMSEps)
-	}
-	g, u := b.g[:n*m.FFN], b.u[:n*m.FFN] // (n, ffn)
-	p.MatMul(g, l.gate, xn, n)
-	p.MatMul(u, l.up, xn, n)
-	swiglu(g, u)
-	p.MatMul(o, l.down, g, n)
-	add(x, o)
-}
-
-// attention computes one position's multi-head attention output out (heads ×
-// headDim) for query q over the first ctx cached keys kc and values vc
-// (ctx × kvDim each), with grouped-query head sharing.
-func attention(out, q, kc, vc []float32, ctx int, c Config, scores []float32) {
-	hd, kvDim := c.HeadDim, c.KVDim()
-	group := c.Heads / c.KVHeads
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	sc := scores[:ctx]
-	for h := 0; h < c.Heads; h++ {
-		qh := q[h*hd : (h+1)*hd]
-		off := (h / group) * hd
-		for j := range sc {
-			sc[j] = tensor.DotF32(qh, kc[j*kvDim+off:j*kvDim+off+hd]) * scale
-		}
-		softmax(sc)
-		oh := out[h*hd : (h+1)*hd]
-		clear(oh)
-		for j, w := range sc {
-			vj := vc[j*kvDim+off : j*kvDim+off+hd]
-			for d := range oh {
-				oh[d] += float32(w * vj[d])
-			}
-		}
-	}
-}
-
 // head applies the output norm and LM head to the last row of x (or to every
 // row with allLogits).
 func (ss *Session) head(x []float32, n int) []float32 {
@@ -285,7 +224,9 @@ func (ss *Session) head(x []float32, n int) []float32 {
 // scratch holds a session's working buffers, grown on demand.
 type scratch struct {
 	x, xn, q, k, v, att, o, g, u []float32
-	scores, rope, logits         []float32
+	scores                       []float32 // (heads, ctx) attention weights
+	rope                         []float32 // (n, ropeDims) cos/sin per position
+	logits                       []float32
 }
 
 func (b *scratch) ensure(c Config, n, ctx int) {
@@ -305,6 +246,6 @@ func (b *scratch) ensure(c Config, n, ctx int) {
 	fit(&b.o, n*c.Dim)
 	fit(&b.g, n*c.FFN)
 	fit(&b.u, n*c.FFN)
-	fit(&b.scores, ctx)
-	fit(&b.rope, c.RopeDims)
+	fit(&b.scores, c.Heads*ctx)
+	fit(&b.rope, n*c.RopeDims)
 }

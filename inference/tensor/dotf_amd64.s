@@ -160,3 +160,76 @@ axpyloop:
 	JNZ     axpyloop
 	VZEROUPPER
 	RET
+
+// func addRowsAVX2(dst, w, rows *float32, n, count, stride int)
+// dst[i] += float32(w[j]·rows[j*stride+i]) for j < count, in order, for
+// i < n (n%8 == 0): columns of 32 floats (then of 8) stay in registers
+// while the rows stream by.
+TEXT ·addRowsAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ rows+16(FP), DX
+	MOVQ n+24(FP), R8
+	MOVQ count+32(FP), R9
+	MOVQ stride+40(FP), R10
+	SHLQ $2, R10
+
+cols32:
+	CMPQ    R8, $32
+	JLT     cols8
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	MOVQ    SI, AX
+	MOVQ    DX, BX
+	MOVQ    R9, CX
+
+rows32:
+	VBROADCASTSS (AX), Y4
+	VMULPS       (BX), Y4, Y5
+	VMULPS       32(BX), Y4, Y6
+	VMULPS       64(BX), Y4, Y7
+	VMULPS       96(BX), Y4, Y8
+	VADDPS       Y5, Y0, Y0
+	VADDPS       Y6, Y1, Y1
+	VADDPS       Y7, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	ADDQ         $4, AX
+	ADDQ         R10, BX
+	DECQ         CX
+	JNZ          rows32
+	VMOVUPS      Y0, (DI)
+	VMOVUPS      Y1, 32(DI)
+	VMOVUPS      Y2, 64(DI)
+	VMOVUPS      Y3, 96(DI)
+	ADDQ         $128, DI
+	ADDQ         $128, DX
+	SUBQ         $32, R8
+	JMP          cols32
+
+cols8:
+	CMPQ    R8, $8
+	JLT     rowsdone
+	VMOVUPS (DI), Y0
+	MOVQ    SI, AX
+	MOVQ    DX, BX
+	MOVQ    R9, CX
+
+rows8:
+	VBROADCASTSS (AX), Y4
+	VMULPS       (BX), Y4, Y5
+	VADDPS       Y5, Y0, Y0
+	ADDQ         $4, AX
+	ADDQ         R10, BX
+	DECQ         CX
+	JNZ          rows8
+	VMOVUPS      Y0, (DI)
+	ADDQ         $32, DI
+	ADDQ         $32, DX
+	SUBQ         $8, R8
+	JMP          cols8
+
+rowsdone:
+	VZEROUPPER
+	RET

@@ -293,3 +293,17 @@ func addScaledFast(dst []float32, a float32, x []float32) int {
 	addScaledAVX2(&dst[0], a, &x[0], n)
 	return n
 }
+
+//go:noescape
+func addRowsAVX2(dst, w, rows *float32, n, count, stride int)
+
+// addRowsFast does the whole groups of eight elements of AddScaledRows and
+// returns how many elements it did.
+func addRowsFast(dst, w, rows []float32, stride int) int {
+	n := len(dst) &^ 7
+	if !hasAVX2 || n == 0 {
+		return 0
+	}
+	addRowsAVX2(&dst[0], &w[0], &rows[0], n, len(w), stride)
+	return n
+}

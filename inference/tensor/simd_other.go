@@ -16,3 +16,5 @@ func kernelTiers() []kernelTier { return []kernelTier{{"go", portableKernels}} }
 func dotRowsFast(dst, x, rows []float32, stride int) bool { return false }
 
 func addScaledFast(dst []float32, a float32, x []float32) int { return 0 }
+
+func addRowsFast(dst, w, rows []float32, stride int) int { return 0 }

@@ -35,3 +35,26 @@ func AddScaledF32(dst []float32, a float32, x []float32) {
 		dst[i] += float32(a * x[i])
 	}
 }
+
+// AddScaledRows sets dst[i] += float32(w[j]·rows[j*stride+i]) for each row
+// j in order (attention's weighted sum of cached values): per element the
+// same sums as AddScaledF32 called row by row. It panics if a row would
+// pass the end of rows.
+func AddScaledRows(dst, w, rows []float32, stride int) {
+	if len(w) == 0 {
+		return
+	}
+	if stride < len(dst) || (len(w)-1)*stride+len(dst) > len(rows) {
+		panic("tensor: AddScaledRows rows out of range")
+	}
+	n := addRowsFast(dst, w, rows, stride)
+	if n == len(dst) {
+		return
+	}
+	for j, a := range w {
+		r := rows[j*stride+n : j*stride+len(dst)]
+		for i := range r {
+			dst[n+i] += float32(a * r[i])
+		}
+	}
+}

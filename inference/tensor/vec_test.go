@@ -59,3 +59,34 @@ func TestAddScaledF32(t *testing.T) {
 	}()
 	AddScaledF32(make([]float32, 2), 1, make([]float32, 3))
 }
+
+// TestAddScaledRows: every element equals AddScaledF32 applied row by row.
+func TestAddScaledRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(65, 66))
+	for _, n := range []int{1, 7, 8, 33, 64, 70, 100} {
+		for _, extra := range []int{0, 5} {
+			stride, count := n+extra, 1+rng.IntN(30)
+			w := randVec(rng, count, 0.3)
+			rows := randVec(rng, (count-1)*stride+n, 2)
+			got := randVec(rng, n, 1)
+			want := append([]float32(nil), got...)
+			AddScaledRows(got, w, rows, stride)
+			for j := range w {
+				for i := range want {
+					want[i] += float32(w[j] * rows[j*stride+i])
+				}
+			}
+			for i := range got {
+				if !sameFloat(got[i], want[i]) {
+					t.Fatalf("n=%d stride=%d element %d: %v, want %v", n, stride, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("rows past the end: no panic")
+		}
+	}()
+	AddScaledRows(make([]float32, 8), make([]float32, 2), make([]float32, 15), 8)
+}
