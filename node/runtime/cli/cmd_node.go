@@ -21,8 +21,10 @@ import (
 	"github.com/hearth-p2p/hearth/node/p2p"
 	"github.com/hearth-p2p/hearth/node/runtime"
 	"github.com/hearth-p2p/hearth/node/shard"
+	"github.com/hearth-p2p/hearth/wallet"
 	"github.com/hearth-p2p/hearth/wallet/keys"
 	"github.com/hearth-p2p/hearth/wallet/receipt"
+	"github.com/hearth-p2p/hearth/wallet/settle"
 )
 
 func init() {
@@ -31,7 +33,7 @@ func init() {
 		summary: "serve layers of a model to peers (headless shard provider)",
 		usage: "--model FILE [--layers A:B] [--listen MULTIADDR,…] [--data-dir D] [--price N --payout ADDRESS [--mint MINT]] " +
 			"[--max-sessions N] [--max-context N] [--credit-limit N] [--idle-timeout D] [--threads N] " +
-			"[--bootstrap ADDRS] [--swarm-key HEX] [--lend-when-idle] [--no-mdns]",
+			"[--bootstrap ADDRS] [--swarm-key HEX] [--lend-when-idle] [--no-mdns] [--wallet [--cluster C] [--rpc-url URL]]",
 		run: runNode,
 	})
 }
@@ -47,6 +49,9 @@ type nodeFlags struct {
 	logLevel                       string
 	bootstrap, swarmKey            string
 	lendWhenIdle, noMDNS           bool
+	useWallet                      bool
+	cluster, rpcURL                string
+	settleEvery                    time.Duration
 }
 
 func parseNodeFlags(env *Env, args []string) (*nodeFlags, error) {
@@ -70,14 +75,18 @@ func parseNodeFlags(env *Env, args []string) (*nodeFlags, error) {
 	fs.StringVar(&f.swarmKey, "swarm-key", "", "pre-shared key (64 hex) of a private swarm: only your own devices")
 	fs.BoolVar(&f.lendWhenIdle, "lend-when-idle", false, "serve only while this machine is idle (the lending policy)")
 	fs.BoolVar(&f.noMDNS, "no-mdns", false, "do not look for peers on the local network")
+	fs.BoolVar(&f.useWallet, "wallet", false, "paid to this data directory's wallet, which watches the chain for payments")
+	fs.StringVar(&f.cluster, "cluster", "devnet", "Solana cluster of the wallet (with --wallet)")
+	fs.StringVar(&f.rpcURL, "rpc-url", "", "Solana RPC endpoint (with --wallet)")
+	fs.DurationVar(&f.settleEvery, "settle-interval", 30*time.Second, "how often the wallet looks for payments (with --wallet)")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	if f.model == "" {
 		return nil, usageError("--model is required")
 	}
-	if f.price > 0 && f.payout == "" {
-		return nil, usageError("--price needs --payout, the address receipts pay")
+	if f.price > 0 && f.payout == "" && !f.useWallet {
+		return nil, usageError("--price needs --payout, the address receipts pay (or --wallet)")
 	}
 	return f, nil
 }
@@ -98,7 +107,7 @@ func (f *nodeFlags) shardConfig() (shard.Config, error) {
 			return cfg, usageError("--mint: %v", err)
 		}
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(); err != nil && !(f.useWallet && cfg.Payout.IsZero()) {
 		return cfg, usageError("%v", err)
 	}
 	return cfg, nil
@@ -116,6 +125,22 @@ func runNode(ctx context.Context, env *Env, args []string) error {
 	log, err := stderrLogger(env, f.logLevel)
 	if err != nil {
 		return err
+	}
+	if f.useWallet {
+		wf := walletFlags{dataDir: f.dataDir, cluster: f.cluster, rpcURL: f.rpcURL}
+		wcfg, err := wf.config()
+		if err != nil {
+			return err
+		}
+		// Watching for payments needs no password: the address is public.
+		w, err := wallet.OpenReadOnly(wcfg, log)
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+		cfg.Wallet = w
+		cfg.Watcher = settle.DefaultWatcherConfig()
+		cfg.Watcher.Interval = f.settleEvery
 	}
 	// SIGINT is handled by Run's context; a daemon also stops on SIGTERM.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
@@ -177,7 +202,7 @@ func (f *nodeFlags) nodeConfig() (runtime.NodeConfig, error) {
 	}
 	cfg.Serve, cfg.Threads = []runtime.ServeSpec{spec}, f.threads
 	cfg.Lending.Enabled = f.lendWhenIdle
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(); err != nil && !(f.useWallet && cfg.Shard.Payout.IsZero()) {
 		return cfg, usageError("%v", err)
 	}
 	return cfg, nil
@@ -254,6 +279,8 @@ func listenAddr(h *p2p.Host) ma.Multiaddr {
 type remoteFlags struct {
 	local, peers, wire, listen, keypair string
 	maxPrice                            uint64
+	payWithWallet                       bool
+	wallet                              walletFlags
 }
 
 func addRemoteFlags(fs *flag.FlagSet) *remoteFlags {
@@ -264,6 +291,8 @@ func addRemoteFlags(fs *flag.FlagSet) *remoteFlags {
 	fs.StringVar(&r.listen, "listen", "/ip4/0.0.0.0/tcp/0,/ip4/0.0.0.0/udp/0/quic-v1", "listen multiaddrs of this node's libp2p host (with --peers)")
 	fs.StringVar(&r.keypair, "keypair", "", "Solana keypair JSON file that signs receipts for paid peers")
 	fs.Uint64Var(&r.maxPrice, "max-price", 0, "most accepted per 1000 token-layers, in lamports (0: free peers only)")
+	fs.BoolVar(&r.payWithWallet, "pay-with-wallet", false, "sign receipts with this data directory's wallet and record what is owed ('hearth wallet settle' pays it)")
+	fs.StringVar(&r.wallet.dataDir, "wallet-dir", runtime.DefaultDataDir(), "data directory of the paying wallet")
 	return r
 }
 
@@ -296,6 +325,28 @@ func (r *remoteFlags) build(ctx context.Context, env *Env, lm *runtime.LocalMode
 			opts.Peers = append(opts.Peers, p)
 		}
 	}
+	var w *wallet.Wallet
+	if r.payWithWallet {
+		if r.keypair != "" {
+			return nil, nil, usageError("--pay-with-wallet and --keypair are exclusive")
+		}
+		r.wallet.cluster = "devnet" // signing receipts needs no RPC
+		wcfg, err := r.wallet.config()
+		if err != nil {
+			return nil, nil, err
+		}
+		pw, err := readPassword(env, "Wallet password: ", false)
+		if err != nil {
+			return nil, nil, err
+		}
+		if w, err = wallet.Open(wcfg, pw, nil); err != nil {
+			return nil, nil, err
+		}
+		if opts.Signer, err = w.Signer(); err != nil {
+			w.Close()
+			return nil, nil, err
+		}
+	}
 	if r.keypair != "" {
 		b, err := os.ReadFile(r.keypair)
 		if err != nil {
@@ -316,11 +367,23 @@ func (r *remoteFlags) build(ctx context.Context, env *Env, lm *runtime.LocalMode
 	p, err := runtime.BuildPipeline(ctx, h, lm, local, opts)
 	if err != nil {
 		h.Close()
+		if w != nil {
+			w.Close()
+		}
 		return nil, nil, err
 	}
 	fmt.Fprintf(env.Stderr, "pipeline %s (wire %s)\n", p, wire)
 	return p, func() {
-		if err := errors.Join(p.Close(), h.Close()); err != nil {
+		errs := []error{p.Close()}
+		if w != nil {
+			if l, err := w.Ledger(); err != nil {
+				errs = append(errs, err)
+			} else {
+				errs = append(errs, runtime.RecordReceipts(p, l))
+			}
+			errs = append(errs, w.Close())
+		}
+		if err := errors.Join(append(errs, h.Close())...); err != nil {
 			log.Warn("closing the pipeline", "err", err)
 		}
 	}, nil
