@@ -172,6 +172,10 @@ type Evidence struct {
 	Statement ResultStatement
 	Sig       []byte
 	Output    []byte // the result's data bytes (Statement.DType)
+	// InputDTypes are the wire dtypes of the inputs of positions
+	// [0, Pos+N) (I32 for token ids): with the input values they give the
+	// exact bytes the provider hashed, and the exact values it computed on.
+	InputDTypes []DType
 }
 
 // Verify checks the signature and that Output matches the statement.

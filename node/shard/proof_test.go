@@ -88,6 +88,14 @@ func TestSignedResults(t *testing.T) {
 			if st.Inputs != chainOf(KindHidden, sent) {
 				t.Fatal("input digest differs from the chain of the inputs sent")
 			}
+			if len(ev.InputDTypes) != len(sent) {
+				t.Fatalf("%d input dtypes for %d positions", len(ev.InputDTypes), len(sent))
+			}
+			for i, in := range sent {
+				if ev.InputDTypes[i] != in.dt {
+					t.Fatalf("position %d sent as %s, evidence says %s", i, in.dt, ev.InputDTypes[i])
+				}
+			}
 			logits, err := ev.Floats()
 			if err != nil || len(logits) != tm.m.Vocab {
 				t.Fatalf("%d logits: %v", len(logits), err)

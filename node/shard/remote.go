@@ -49,11 +49,13 @@ type RemoteStage struct {
 	closed bool
 	stats  StageStats
 
-	inputs  [][32]byte // chained input digests per cached position (ChainInput)
-	pending [][32]byte // digests of the frame in flight
-	wire    []byte     // encoding buffer of a frame's tensor data
-	ev      Evidence   // the last result's evidence
-	hasEv   bool
+	inputs    [][32]byte // chained input digests per cached position (ChainInput)
+	dtypes    []DType    // wire dtype of each cached position's input
+	pending   [][32]byte // digests of the frame in flight
+	wire      []byte     // encoding buffer of a frame's tensor data
+	sentDType DType      // wire dtype of the frame in flight
+	ev        Evidence   // the last result's evidence
+	hasEv     bool
 }
 
 // StageStats describe a remote stage's traffic and timing.
@@ -227,6 +229,7 @@ func (r *RemoteStage) roundTrip(pos, k int, tokens []int32, hidden []float32) ([
 		r.wire = appendTokens(r.wire[:0], tokens)
 		data = r.wire
 	}
+	r.sentDType = f.DType
 	r.pending = r.pending[:0]
 	if pos > 0 {
 		r.pending = append(r.pending, r.inputs[pos-1])
@@ -304,6 +307,10 @@ func (r *RemoteStage) accept(m Result, pos, k int, rtt time.Duration) ([]float32
 		return nil, err
 	}
 	r.inputs = append(r.inputs[:pos], r.pending[len(r.pending)-k:]...)
+	r.dtypes = r.dtypes[:pos]
+	for range k {
+		r.dtypes = append(r.dtypes, r.sentDType)
+	}
 	r.keepEvidence(m, pos, k, kind)
 	s := &r.stats
 	s.Forwards++
@@ -367,6 +374,7 @@ func (r *RemoteStage) Evidence() (Evidence, bool) {
 	e := r.ev
 	e.Sig = append([]byte(nil), e.Sig...)
 	e.Output = append([]byte(nil), e.Output...)
+	e.InputDTypes = append([]DType(nil), r.dtypes[:e.Statement.Pos+e.Statement.N]...)
 	return e, true
 }
 
