@@ -52,7 +52,7 @@ type qvec struct {
 
 // qbuf is scratch for the quantised activations of several tokens.
 type qbuf struct {
-	qs              []int8
+	qs, qt          []int8 // qt: qs by transposeGroups, when a kernel reads it
 	d, s            []float32
 	sum, bsum       []int32
 	bsum16          []int16

@@ -54,22 +54,25 @@ func BenchmarkMatVec(b *testing.B) {
 	}
 }
 
-// BenchmarkMatMul is prefill: 32 tokens against a 2048×2048 matrix.
+// BenchmarkMatMul is prefill: 64 tokens against a 2048×2048 matrix, on one
+// thread and on all.
 func BenchmarkMatMul(b *testing.B) {
-	p := NewPool(0)
-	defer p.Close()
-	const n = 32
-	for _, typ := range []Type{F16, Q8_0, Q4_0, Q4_K, Q6_K} {
-		b.Run(typ.String(), func(b *testing.B) {
-			m := benchMatrix(b, typ, 2048, 2048)
-			x := randVec(rand.New(rand.NewPCG(55, 56)), n*2048, 1)
-			dst := make([]float32, n*2048)
-			b.SetBytes(int64(len(m.Data)))
-			b.ResetTimer()
-			for b.Loop() {
-				p.MatMul(dst, m, x, n)
-			}
-		})
+	const n = 64
+	for _, threads := range []int{1, 0} {
+		p := NewPool(threads)
+		defer p.Close()
+		for _, typ := range []Type{F16, Q8_0, Q4_0, Q4_K, Q6_K} {
+			b.Run(fmt.Sprintf("%s/threads=%d", typ, p.Threads()), func(b *testing.B) {
+				m := benchMatrix(b, typ, 2048, 2048)
+				x := randVec(rand.New(rand.NewPCG(55, 56)), n*2048, 1)
+				dst := make([]float32, n*2048)
+				b.SetBytes(int64(len(m.Data)))
+				b.ResetTimer()
+				for b.Loop() {
+					p.MatMul(dst, m, x, n)
+				}
+			})
+		}
 	}
 }
 

@@ -60,7 +60,14 @@ type kernel struct {
 	// on rows whose block count is a multiple of tileGroup.
 	tile      func(a *tileArgs)
 	tileGroup int
+	// mtile, if set, is a tile kernel for two or more tokens (for one too
+	// if mtileOne) that reads the activations transposed (tileArgs.qt).
+	mtile    func(a *tileArgs)
+	mtileOne bool
 }
+
+// usesMTile reports whether a call with n tokens runs k's mtile.
+func (k *kernel) usesMTile(n int) bool { return k.mtile != nil && (n > 1 || k.mtileOne) }
 
 // kernelTier is a complete kernel set: the portable Go kernels, or an
 // assembly tier for a CPU feature level (simd_amd64.go).

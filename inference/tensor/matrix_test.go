@@ -217,3 +217,31 @@ func TestMatVecBadShapesPanic(t *testing.T) {
 	}
 	p.MatMul(nil, m, nil, 0) // zero tokens: nothing to do
 }
+
+// TestMatMulTokenCounts: prefill through every tile path (token blocks of
+// eight, tiles of 64 tokens, a lone token) equals the reference kernel.
+func TestMatMulTokenCounts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(37, 38))
+	p := NewPool(2)
+	defer p.Close()
+	for _, typ := range []Type{Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q6_K, F16} {
+		rows, cols := 19, 512
+		m := randMatrix(t, typ, rows, cols, rng)
+		for _, n := range []int{1, 2, 7, 8, 9, 17, 64, 70} {
+			x := randVec(rng, n*cols, 1)
+			dst := make([]float32, n*rows)
+			p.MatMul(dst, m, x, n)
+			for tok := range n {
+				a, err := quantizeAct(typ, x[tok*cols:(tok+1)*cols])
+				if err != nil {
+					t.Fatal(err)
+				}
+				for r := range rows {
+					if want := refDot(typ, m.Row(r), &a); !sameFloat(want, dst[tok*rows+r]) {
+						t.Fatalf("%s n=%d token %d row %d: %v, reference %v", typ, n, tok, r, dst[tok*rows+r], want)
+					}
+				}
+			}
+		}
+	}
+}

@@ -317,6 +317,12 @@ func (p *Pool) quantizeAll(f actFormat, cols int, parallel bool) {
 	if f == actF32 {
 		return
 	}
+	for _, k := range j.k {
+		if k.usesMTile(j.n) && k.act == f {
+			p.buf.qt = grow(p.buf.qt, j.n*cols)
+			break
+		}
+	}
 	j.kind, j.quant = jobQuantize, f
 	if j.n > 1 && parallel {
 		p.run(j.n)
@@ -332,11 +338,15 @@ func (p *Pool) quantizeAll(f actFormat, cols int, parallel bool) {
 func (p *Pool) quantizeToken(t int) {
 	j := &p.job
 	cols := p.buf.cols
-	swar := false
+	swar, transposed := false, false
 	for _, k := range j.k {
 		swar = swar || k.swar && k.act == j.quant
+		transposed = transposed || k.usesMTile(j.n) && k.act == j.quant
 	}
 	p.acts[t].quantize(j.quant, j.x[t*cols:(t+1)*cols], swar)
+	if transposed {
+		transposeGroups(p.buf.qt[t*cols:(t+1)*cols], p.acts[t].qs)
+	}
 }
 
 // dotStep runs the rows of matrices [from, to) of the job in chunks.
@@ -385,12 +395,16 @@ func (p *Pool) dotChunk(c, id int) {
 	acts := p.acts[:j.n]
 	if k.tile != nil && (w.Cols/k.act.blockLen())%k.tileGroup == 0 {
 		ta := &p.ws[id].tile
+		tile := k.tile
+		if k.usesMTile(j.n) {
+			tile = k.mtile
+		}
 		for t0 := 0; t0 < j.n; t0 += tileTokens {
 			t1 := min(t0+tileTokens, j.n)
 			*ta = tileArgs{w: &w.Data[r0*rb], rowBytes: rb, rows: r1 - r0, tokens: t1 - t0,
 				dst: &dst[t0*w.Rows+r0], dstStride: 4 * w.Rows, blocks: w.Cols / k.act.blockLen() / k.tileGroup}
 			ta.setActs(&p.buf, t0)
-			k.tile(ta)
+			tile(ta)
 		}
 		return
 	}

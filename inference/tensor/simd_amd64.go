@@ -77,6 +77,15 @@ func q3KTileAVX2(a *tileArgs)
 //go:noescape
 func q3KTileVNNI(a *tileArgs)
 
+//go:noescape
+func q8_0MTileVNNI(a *tileArgs)
+
+//go:noescape
+func q4_0MTileVNNI(a *tileArgs)
+
+//go:noescape
+func q4_1MTileVNNI(a *tileArgs)
+
 // f32Body adds the whole 16-element groups of a·b to acc (DotF32's body).
 func f32Body(acc *[16]float32, a, b []float32) {
 	if hasAVX2 && len(a) >= 16 {
@@ -229,6 +238,15 @@ func asmKernels(vnni bool) map[Type]*kernel {
 	}
 	for _, t := range []Type{Q8_0, Q4_0, Q5_0, Q4_1, Q5_1} {
 		ks[t] = &kernel{act: portableKernels[t].act, qdot: block32Asm(t, vnni), tile: tile32(t, vnni), tileGroup: 8}
+	}
+	if vnni {
+		ks[Q8_0].mtile = q8_0MTileVNNI
+		ks[Q4_0].mtile = q4_0MTileVNNI
+		ks[Q4_1].mtile = q4_1MTileVNNI
+		// For one token the transposed Q4 kernels still win (the nibbles
+		// are unpacked four blocks at a time); Q8_0's does not.
+		ks[Q4_0].mtileOne = true
+		ks[Q4_1].mtileOne = true
 	}
 	for _, t := range []Type{Q2_K, Q3_K, Q4_K, Q5_K, Q6_K} {
 		ks[t] = &kernel{act: actQ8K, qdot: kquantAsm(t, vnni), tile: tile32(t, vnni), tileGroup: 1}
