@@ -53,6 +53,7 @@ type qvec struct {
 // qbuf is scratch for the quantised activations of several tokens.
 type qbuf struct {
 	qs, qt          []int8 // qt: qs by transposeGroups, when a kernel reads it
+	kpack           []byte // Q8_K by token blocks (packK), when a kernel reads it
 	d, s            []float32
 	sum, bsum       []int32
 	bsum16          []int16

@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -70,6 +71,7 @@ type jobKind uint8
 
 const (
 	jobQuantize jobKind = iota
+	jobPack
 	jobDot
 	jobParallel
 )
@@ -192,6 +194,8 @@ func (p *Pool) work(id int) {
 		switch j.kind {
 		case jobQuantize:
 			p.quantizeToken(c)
+		case jobPack:
+			p.buf.packK(c)
 		case jobDot:
 			p.dotChunk(c, id)
 		case jobParallel:
@@ -317,8 +321,9 @@ func (p *Pool) quantizeAll(f actFormat, cols int, parallel bool) {
 	if f == actF32 {
 		return
 	}
+	p.buf.qt = p.buf.qt[:0]
 	for _, k := range j.k {
-		if k.usesMTile(j.n) && k.act == f {
+		if k.usesMTile(j.n) && k.act == f && f != actQ8K {
 			p.buf.qt = grow(p.buf.qt, j.n*cols)
 			break
 		}
@@ -326,11 +331,25 @@ func (p *Pool) quantizeAll(f actFormat, cols int, parallel bool) {
 	j.kind, j.quant = jobQuantize, f
 	if j.n > 1 && parallel {
 		p.run(j.n)
+	} else {
+		j.chunks = j.n
+		for t := range j.n {
+			p.quantizeToken(t)
+		}
+	}
+	if f != actQ8K || !slices.ContainsFunc(j.k, func(k *kernel) bool { return k.act == f && k.usesMTile(j.n) }) {
+		p.buf.kpack = p.buf.kpack[:0]
 		return
 	}
-	j.chunks = j.n
-	for t := range j.n {
-		p.quantizeToken(t)
+	blocks := (j.n + 7) / 8
+	p.buf.kpack = grow(p.buf.kpack, blocks*p.buf.blocks*kpackBytes)
+	j.kind = jobPack
+	if parallel && blocks > 1 {
+		p.run(blocks)
+		return
+	}
+	for tb := range blocks {
+		p.buf.packK(tb)
 	}
 }
 
@@ -341,7 +360,7 @@ func (p *Pool) quantizeToken(t int) {
 	swar, transposed := false, false
 	for _, k := range j.k {
 		swar = swar || k.swar && k.act == j.quant
-		transposed = transposed || k.usesMTile(j.n) && k.act == j.quant
+		transposed = transposed || k.usesMTile(j.n) && k.act == j.quant && j.quant != actQ8K
 	}
 	p.acts[t].quantize(j.quant, j.x[t*cols:(t+1)*cols], swar)
 	if transposed {

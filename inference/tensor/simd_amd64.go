@@ -86,6 +86,9 @@ func q4_0MTileVNNI(a *tileArgs)
 //go:noescape
 func q4_1MTileVNNI(a *tileArgs)
 
+//go:noescape
+func q4KMTileVNNI(a *tileArgs)
+
 // f32Body adds the whole 16-element groups of a·b to acc (DotF32's body).
 func f32Body(acc *[16]float32, a, b []float32) {
 	if hasAVX2 && len(a) >= 16 {
@@ -250,6 +253,9 @@ func asmKernels(vnni bool) map[Type]*kernel {
 	}
 	for _, t := range []Type{Q2_K, Q3_K, Q4_K, Q5_K, Q6_K} {
 		ks[t] = &kernel{act: actQ8K, qdot: kquantAsm(t, vnni), tile: tile32(t, vnni), tileGroup: 1}
+	}
+	if vnni {
+		ks[Q4_K].mtile = q4KMTileVNNI
 	}
 	return ks
 }

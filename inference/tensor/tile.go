@@ -1,5 +1,11 @@
 package tensor
 
+import (
+	"encoding/binary"
+	"math"
+	"unsafe"
+)
+
 // tileArgs describes a tile: rows × tokens dot products of one matrix
 // with quantised activations. The assembly reads it by the offsets in
 // go_asm.h. Strides are in bytes.
@@ -9,6 +15,7 @@ type tileArgs struct {
 	rows      int
 	qs        *int8    // token 0's quants
 	qt        *int8    // token 0's quants transposed by groups of eight blocks (transposeGroups)
+	kpack     *byte    // token block 0 of the packed Q8_K activations (packK)
 	d, s      *float32 // token 0's per-block scales (and Q8_1 s)
 	sum       *int32   // token 0's per-block Σq (Q8_0/Q8_1)
 	bsum      *int16   // token 0's Σq per 16 (Q8_K)
@@ -29,6 +36,9 @@ func (a *tileArgs) setActs(b *qbuf, t int) {
 	if len(b.qt) > 0 {
 		a.qt = &b.qt[t*c]
 	}
+	if len(b.kpack) > 0 {
+		a.kpack = &b.kpack[t/8*nb*kpackBytes]
+	}
 	a.bsum = &b.bsum16[t*c/16]
 	a.qsStride, a.bStride, a.bsStride = c, 4*nb, 2*(c/16)
 }
@@ -44,6 +54,37 @@ func transposeGroups(dst, q []int8) {
 			for k := 0; k < 8; k++ {
 				copy(out[32*k+4*i:32*k+4*i+4], src[32*i+4*k:32*i+4*k+4])
 			}
+		}
+	}
+}
+
+// kpackBytes is the size of one token block's super-block in packK's
+// layout: eight tokens' transposed quants (256 bytes each), their eight Σq
+// per 32 elements (int32), their eight scales (float32).
+const kpackBytes = 8*QK_K + 8*8*4 + 8*4
+
+// packK lays out token block tb (tokens 8·tb … 8·tb+7) of the Q8_K
+// activations in b for the multi-token k-quant kernels: per super-block,
+// kpackBytes as described there. Tokens past b.n are zeros.
+func (b *qbuf) packK(tb int) {
+	nb := b.blocks
+	for sb := range nb {
+		out := b.kpack[(tb*nb+sb)*kpackBytes : (tb*nb+sb+1)*kpackBytes]
+		for t := range 8 {
+			tok := 8*tb + t
+			if tok >= b.n {
+				clear(out[QK_K*t : QK_K*(t+1)])
+				clear(out[8*QK_K+32*t : 8*QK_K+32*(t+1)])
+				binary.LittleEndian.PutUint32(out[8*QK_K+256+4*t:], 0)
+				continue
+			}
+			q := b.qs[tok*b.cols+sb*QK_K : tok*b.cols+(sb+1)*QK_K]
+			transposeGroups(unsafe.Slice((*int8)(unsafe.Pointer(&out[QK_K*t])), QK_K), q)
+			bs := b.bsum[tok*b.cols/16+16*sb:]
+			for j := range 8 {
+				binary.LittleEndian.PutUint32(out[8*QK_K+32*t+4*j:], uint32(bs[2*j]+bs[2*j+1]))
+			}
+			binary.LittleEndian.PutUint32(out[8*QK_K+256+4*t:], math.Float32bits(b.d[tok*nb+sb]))
 		}
 	}
 }
