@@ -54,7 +54,12 @@ type Options struct {
 	// NoPackedDot uses plain integer arithmetic instead of WGSL's
 	// dot4I8Packed even where it compiles (the results are identical).
 	NoPackedDot bool
+	// NoF64 avoids shader-f64 (the f32 fallbacks carry error terms).
+	NoF64 bool
 }
+
+// featureShaderF64 is wgpu-native's SHADER_F64 (WGPUNativeFeature_ShaderF64).
+const featureShaderF64 = wgpu.FeatureName(0x0003001D)
 
 func (o Options) withEnv() Options {
 	if os.Getenv(EnvAllowCPU) == "1" {
@@ -247,6 +252,7 @@ type Device struct {
 	dev        *wgpu.Device
 	queue      *wgpu.Queue
 	f16        bool
+	f64        bool   // shader-f64: exact float64 sums where the CPU has them
 	packedDot  bool   // WGSL dot4I8Packed compiles
 	maxBinding uint64 // bytes one storage binding may hold
 	maxBuffer  uint64 // bytes one buffer may hold
@@ -309,6 +315,10 @@ func (d *Device) open(opts Options) error {
 	if d.info.ShaderF16 && !opts.NoF16 {
 		features = append(features, wgpu.FeatureNameShaderF16)
 		d.f16 = true
+	}
+	if d.adapter.HasFeature(featureShaderF64) && !opts.NoF64 {
+		features = append(features, featureShaderF64)
+		d.f64 = true
 	}
 	dev, err := d.adapter.RequestDevice(&wgpu.DeviceDescriptor{
 		Label:            "hearth",

@@ -111,7 +111,13 @@ func (d *Device) kernelSource(name string) (string, error) {
 		return shader("common") + shader("get_rows") + shader("wload") + deq, nil
 	case "rope_q", "kv_store":
 		return shader("common") + shader("rope") + shader(kind), nil
-	case "rmsnorm", "quant_q8", "quant_q8k", "attention", "swiglu", "add_bias":
+	case "rmsnorm":
+		sum := "rms_f32"
+		if d.f64 {
+			sum = "rms_f64"
+		}
+		return shader("common") + shader("rmsnorm") + shader(sum), nil
+	case "quant_q8", "quant_q8k", "attention", "swiglu", "add_bias":
 		return shader("common") + shader(kind), nil
 	}
 	return "", fmt.Errorf("gpu: unknown kernel %q", name)

@@ -301,35 +301,73 @@ func refRMSNorm(o, x, w []float32, eps float32) {
 	}
 }
 
+// TestRMSNorm checks RMSNorm against the CPU's arithmetic: bit for bit with
+// the float64 sum (shader-f64); within an ulp or two with the f32 two-sum
+// fallback (its f32 sqrt and division need not round as the CPU's float64
+// ones do).
 func TestRMSNorm(t *testing.T) {
-	d := testDevice(t)
+	devs := map[string]*Device{"f64": testDevice(t), "two-sum": openDevice(t, Options{NoF64: true})}
+	if !devs["f64"].f64 {
+		delete(devs, "f64")
+	}
 	r := rand.New(rand.NewPCG(11, 12))
-	for _, dim := range []int{64, 172, 2048} {
-		t.Run(fmt.Sprint(dim), func(t *testing.T) {
-			h := newHarness(t, d, 256)
-			const n = 5
-			x, w := randFloats(r, n*dim, 2), randFloats(r, dim, 1)
-			xs, ws, os := h.f32(x, 0), h.f32(w, 0), h.f32(nil, n*dim)
-			for _, last := range []bool{false, true} {
-				got := h.run(func(b *builder) {
-					b.simple("rmsnorm", params(dim, 0, dim, 0, dim, last, float32(1e-5)),
-						func(n int, _ bool) (uint32, uint32, uint32) {
-							if last {
-								return 1, 1, 1
-							}
-							return uint32(n), 1, 1
-						}, xs, ws, os)
-				}, n, 0, os, n*dim)
-				want := make([]float32, n*dim)
-				for k := 0; k < n; k++ {
-					refRMSNorm(want[k*dim:(k+1)*dim], x[k*dim:(k+1)*dim], w, 1e-5)
+	for dname, d := range devs {
+		for _, dim := range []int{64, 172, 2048} {
+			t.Run(fmt.Sprintf("%s/%d", dname, dim), func(t *testing.T) {
+				h := newHarness(t, d, 256)
+				const n = 5
+				x, w := randFloats(r, n*dim, 2), randFloats(r, dim, 1)
+				xs, ws, os := h.f32(x, 0), h.f32(w, 0), h.f32(nil, n*dim)
+				for _, last := range []bool{false, true} {
+					got := h.run(func(b *builder) {
+						b.simple("rmsnorm", params(dim, 0, dim, 0, dim, last, float32(1e-5)),
+							func(n int, _ bool) (uint32, uint32, uint32) {
+								if last {
+									return 1, 1, 1
+								}
+								return uint32(n), 1, 1
+							}, xs, ws, os)
+					}, n, 0, os, n*dim)
+					want := make([]float32, n*dim)
+					for k := 0; k < n; k++ {
+						refRMSNorm(want[k*dim:(k+1)*dim], x[k*dim:(k+1)*dim], w, 1e-5)
+					}
+					if last {
+						want, got = want[(n-1)*dim:], got[:dim]
+					}
+					switch e := maxAbsRel(got, want); {
+					case dname == "f64" && !slices.Equal(got, want):
+						t.Errorf("last=%v: differs from the CPU's (max relative %.2e)", last, e)
+					case e > 1e-6:
+						t.Errorf("last=%v: max relative error %.2e", last, e)
+					}
 				}
-				if last {
-					want, got = want[(n-1)*dim:], got[:dim]
-				}
-				if e := maxAbsRel(got, want); e > 1e-6 {
-					t.Errorf("last=%v: max relative error %.2e", last, e)
-				}
+			})
+		}
+	}
+}
+
+// TestFallbackPaths runs the kernels without shader-f16, dot4I8Packed and
+// shader-f64: the results are the same bits.
+func TestFallbackPaths(t *testing.T) {
+	fast := testDevice(t)
+	plain := openDevice(t, Options{NoF16: true, NoPackedDot: true, NoF64: true})
+	if plain.f16 || plain.packedDot || plain.f64 {
+		t.Fatal("options did not disable the optional paths")
+	}
+	const rows, cols = 19, 512
+	r := rand.New(rand.NewPCG(19, 20))
+	for _, typ := range []tensor.Type{tensor.F16, tensor.Q4_0, tensor.Q4_K} {
+		t.Run(typ.String(), func(t *testing.T) {
+			w := quantized(t, r, typ, rows, cols)
+			x := randFloats(r, 3*cols, 1)
+			var res [][]float32
+			for _, d := range []*Device{fast, plain} {
+				h := newHarness(t, d, cols)
+				res = append(res, gpuMatmul(h, h.matrix(typ, rows, cols, w), x, 3, nil))
+			}
+			if !slices.Equal(res[0], res[1]) {
+				t.Fatal("fallback path gives different results")
 			}
 		})
 	}

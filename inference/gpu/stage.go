@@ -32,10 +32,10 @@ type Stage struct {
 
 // layer holds one transformer block's weights on the device.
 type layer struct {
-	attnNorm, ffnNorm      *wgpu.Buffer // (dim,)
-	wq, wk, wv, wo         *matrix
-	gate, up, down         *matrix
-	bq, bk, bv             *wgpu.Buffer // optional biases
+	attnNorm, ffnNorm *wgpu.Buffer // (dim,)
+	wq, wk, wv, wo    *matrix
+	gate, up, down    *matrix
+	bq, bk, bv        *wgpu.Buffer // optional biases
 }
 
 // NewStage uploads the layers [from, to) of m to dev.

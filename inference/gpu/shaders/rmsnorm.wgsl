@@ -1,5 +1,11 @@
 // o[t] = x[t] / sqrt(mean(x[t]²) + eps) · nw, one workgroup per token. With
 // last_only, only the batch's last token is normalised, into row 0.
+//
+// The scale must match the CPU's bit for bit: activations are quantised
+// right after, and a scale one ulp off moves values that sit on a rounding
+// boundary (common after a quantised embedding). The CPU sums the squares
+// in float64; so does this kernel where the device has f64 ({{SUM}} = f64),
+// else it carries an f32 error term (two-sum) to the same effect.
 
 struct Params {
     dim: u32,
@@ -19,7 +25,6 @@ struct Params {
 @group(0) @binding(4) var<uniform> st: Step;
 
 const WG: u32 = 256u;
-var<workgroup> red: array<f32, 256>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -30,20 +35,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         r = 0u;
     }
     let xi = p.in_off + t * p.in_stride;
-    var s = 0.0;
-    for (var j = lid; j < p.dim; j += WG) {
-        let v = x[xi + j];
-        s += v * v;
-    }
-    red[lid] = s;
-    workgroupBarrier();
-    for (var k = WG / 2u; k > 0u; k >>= 1u) {
-        if (lid < k) {
-            red[lid] += red[lid + k];
-        }
-        workgroupBarrier();
-    }
-    let scale = 1.0 / sqrt(red[0] / f32(p.dim) + p.eps);
+    let scale = rms_scale(xi, lid);
     let oi = p.out_off + r * p.out_stride;
     for (var j = lid; j < p.dim; j += WG) {
         o[oi + j] = (x[xi + j] * scale) * nw[j];
