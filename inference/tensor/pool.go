@@ -33,6 +33,9 @@ type Pool struct {
 	step    atomic.Uint64 // bumped to start a step
 	running atomic.Int32  // helpers still in the current step
 	stop    atomic.Bool   // set by Close before its last step bump
+
+	callerParked atomic.Bool   // the caller sleeps on done until the step ends
+	done         chan struct{} // the last helper of a step wakes the caller
 }
 
 // helper is one background worker's parking state.
@@ -92,15 +95,21 @@ const tileTokens = 64
 const chunkBytes = 192 << 10
 
 // spinSteps is how many times an idle helper polls for the next step
-// before it parks (tens of microseconds).
-const spinSteps = 1 << 16
+// before it parks (about ten microseconds): long enough to bridge the
+// serial work between the steps of a decode, short enough not to keep the
+// caller off a shared CPU for long.
+const spinSteps = 1 << 14
+
+// waitSpins is how many times the caller polls for the helpers to finish
+// a step before it sleeps (a few microseconds).
+const waitSpins = 1 << 12
 
 // NewPool starts a pool of threads workers (threads <= 0: runtime.NumCPU()).
 func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
-	p := &Pool{threads: threads, ws: make([]scratch, threads)}
+	p := &Pool{threads: threads, ws: make([]scratch, threads), done: make(chan struct{}, 1)}
 	for id := 1; id < threads; id++ {
 		h := &helper{wake: make(chan struct{}, 1)}
 		p.helpers = append(p.helpers, h)
@@ -154,7 +163,9 @@ func (p *Pool) serve(id int, h *helper) {
 			return
 		}
 		p.work(id)
-		p.running.Add(-1)
+		if p.running.Add(-1) == 0 && p.callerParked.Swap(false) {
+			p.done <- struct{}{}
+		}
 	}
 }
 
@@ -177,8 +188,21 @@ func (p *Pool) run(chunks int) {
 		}
 	}
 	p.work(0)
-	for p.running.Load() != 0 {
-		runtime.Gosched()
+	// The helpers are busy with their last chunks: spin a little, then
+	// sleep until the last one wakes us. (Not runtime.Gosched: the caller
+	// may be a goroutine locked to its thread, the GUI's main goroutine,
+	// for which every yield is a thread handoff; and on a busy machine a
+	// spinning caller only keeps a descheduled helper off the CPU.)
+	for spins := 0; p.running.Load() != 0; spins++ {
+		if spins < waitSpins {
+			continue
+		}
+		p.callerParked.Store(true)
+		if p.running.Load() == 0 && p.callerParked.Swap(false) {
+			break // finished before anyone saw us parked
+		}
+		<-p.done // the last helper saw us parked
+		break
 	}
 }
 
