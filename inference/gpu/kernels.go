@@ -69,15 +69,36 @@ func (d *Device) matmulSource(t tensor.Type, tokens int) string {
 	wtype, xdecl, body := "u32", "x: array<f32>", shader("matmul_f_body")
 	enable, funcs := "", shader("wload")+deq
 	switch {
-	case formats[t].act != actF32:
+	case formats[t].act == actQ8:
 		xdecl, body = "xq: array<u32>", shader("matmul_q_body")
+		funcs += d.dot4Source() + shader("act") + dot
+	case formats[t].act == actQ8K:
+		xdecl, body = "xq: array<u32>", shader("matmul_k_body")
 		funcs += d.dot4Source() + shader("act") + dot
 	case t == tensor.F16 && d.f16:
 		wtype, enable, funcs = "f16", "enable f16;\n", shader("f16h")
 	}
+	rows, lanes := d.matmulShape(t)
 	r := strings.NewReplacer("{{WTYPE}}", wtype, "{{XDECL}}", xdecl, "{{BODY}}", body,
-		"{{T}}", fmt.Sprint(tokens), "{{WGT}}", fmt.Sprint(64*tokens))
+		"{{T}}", fmt.Sprint(tokens), "{{WGT}}", fmt.Sprint(rows*lanes*tokens),
+		"{{RPW}}", fmt.Sprint(rows), "{{TPR}}", fmt.Sprint(lanes), "{{WG}}", fmt.Sprint(rows*lanes))
 	return enable + shader("common") + r.Replace(shader("matmul")) + funcs
+}
+
+// matmulShape returns the rows one matrix workgroup takes and the threads
+// per row: the CPU's reduction lanes (16 for float rows, 8 for blocks), and
+// as many rows as make a 64-thread workgroup on GPUs, 256 on CPU adapters
+// (fewer, wider workgroups suit their per-workgroup overhead).
+func (d *Device) matmulShape(t tensor.Type) (rows, lanes int) {
+	lanes = 8
+	if formats[t].act == actF32 {
+		lanes = 16
+	}
+	threads := 64
+	if d.info.Type == "cpu" {
+		threads = 256
+	}
+	return threads / lanes, lanes
 }
 
 func (d *Device) dot4Source() string {

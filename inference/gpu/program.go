@@ -182,14 +182,15 @@ func (b *builder) matmul(w *matrix, src, dst *wgpu.Buffer, outStride int, accumu
 		if batch != nil {
 			o.v[1] = variant{batch, b.bind(batch, off, part.buf, x, dst)}
 		}
-		rows := part.rows
+		rpw, _ := s.st.dev.matmulShape(w.typ)
+		groups := ceilDiv(part.rows, rpw)
 		o.groups = func(n int, batched bool) (uint32, uint32, uint32) {
-			gx := min(rows, 65535)
+			gx := min(groups, 65535)
 			t := tokensDecode
 			if batched {
 				t = tokensPrefill
 			}
-			return uint32(gx), uint32(ceilDiv(rows, gx)), uint32(ceilDiv(n, t))
+			return uint32(gx), uint32(ceilDiv(groups, gx)), uint32(ceilDiv(n, t))
 		}
 		b.ops = append(b.ops, o)
 	}

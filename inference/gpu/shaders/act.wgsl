@@ -57,7 +57,9 @@ fn dot16(un: Unit, t: u32, u: u32, h: u32) -> i32 {
 }
 
 // The canonical block terms of the CPU kernels (inference/tensor dot_q.go,
-// dot_k.go): integer sums are exact, float products rounded as there.
+// dot_k.go): integer sums are exact, float products rounded as there. For
+// the k-quants without mins (Q3_K, Q6_K) msum and dmin are 0, and termk
+// equals the CPU's term0 exactly.
 fn term0(s: i32, dw: f32, dx: f32) -> f32 {
     return f32(s) * (dw * dx);
 }

@@ -1,8 +1,13 @@
 // y[t][out_row0 + r] (+)= Σ_j W[r][j]·x[t][j] for the rows r of one weight
-// buffer and T tokens per workgroup: one 64-wide workgroup per row, threads
-// striding over the row's 32-element units (quantised formats, against
-// quantised activations) or elements (float formats, against f32 x).
-// Per-thread partial sums are folded by a fixed tree.
+// buffer and T tokens per workgroup. A workgroup takes RPW rows with TPR
+// threads a row, and those threads are exactly the lanes of the CPU's
+// canonical reduction order (inference/tensor dot_f32.go, dot_q.go,
+// dot_k.go): float formats have 16 lanes, lane i%16 summing element i in
+// ascending order; block formats 8 lanes, lane b%8 summing the float terms
+// of blocks (super-blocks for the k-quants) b in order. The lanes are then
+// folded pairwise by halves, as reduce16/reduce8 do. With the same
+// quantised activations the result is the CPU's, bit for bit, unless the
+// driver fuses a multiply into an add.
 
 struct Params {
     rows: u32,       // rows in this weight buffer
@@ -29,15 +34,18 @@ struct Params {
 @group(0) @binding(3) var<uniform> p: Params;
 @group(0) @binding(4) var<uniform> st: Step;
 
-const WG: u32 = 64u;
 const T: u32 = {{T}}u;
+const RPW: u32 = {{RPW}}u;
+const TPR: u32 = {{TPR}}u;
+const WG: u32 = RPW * TPR;
 
 var<workgroup> red: array<f32, {{WGT}}>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let row = wid.x + wid.y * nwg.x;
+    let lane = lid % TPR;
+    let row = (wid.x + wid.y * nwg.x) * RPW + lid / TPR;
     let t0 = wid.z * T;
     var n = st.n;
     if (p.n_fixed != 0u) {
@@ -52,20 +60,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         red[t * WG + lid] = acc[t];
     }
     workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
+    for (var s = TPR / 2u; s > 0u; s >>= 1u) {
+        if (lane < s) {
             for (var t = 0u; t < T; t++) {
                 red[t * WG + lid] += red[t * WG + lid + s];
             }
         }
         workgroupBarrier();
     }
-    if (lid < T && row < p.rows && t0 + lid < n) {
-        let i = p.out_off + (t0 + lid) * p.out_stride + p.out_row0 + row;
-        var v = red[lid * WG];
-        if (p.accumulate != 0u) {
-            v += y[i];
+    if (lane == 0u && row < p.rows) {
+        for (var t = 0u; t < T; t++) {
+            if (t0 + t < n) {
+                let i = p.out_off + (t0 + t) * p.out_stride + p.out_row0 + row;
+                var v = red[t * WG + lid];
+                if (p.accumulate != 0u) {
+                    v += y[i];
+                }
+                y[i] = v;
+            }
         }
-        y[i] = v;
     }
 }

@@ -1,4 +1,4 @@
-for (var j = lid; j < p.cols; j += WG) {
+for (var j = lane; j < p.cols; j += TPR) {
             let wv = deq(row_off, j);
             for (var t = 0u; t < T; t++) {
                 if (t0 + t < n) {

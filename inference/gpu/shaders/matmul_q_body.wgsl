@@ -1,4 +1,4 @@
-for (var u = lid; u < p.cols / 32u; u += WG) {
+for (var u = lane; u < p.cols / 32u; u += TPR) {
             let un = load_unit(row_off, u);
             for (var t = 0u; t < T; t++) {
                 if (t0 + t < n) {

@@ -32,8 +32,7 @@ fn load_unit(row_off: u32, u: u32) -> Unit {
     return un;
 }
 
-fn unit_dot(un: Unit, t: u32, u: u32) -> f32 {
+fn unit_sums(un: Unit, t: u32, u: u32) -> vec2<i32> {
     let isum = un.sc0 * dot16(un, t, u, 0u) + un.sc1 * dot16(un, t, u, 1u);
-    let msum = un.m0 * xbs(t, 2u * u) + un.m1 * xbs(t, 2u * u + 1u);
-    return termk(isum, msum, un.d, un.m, xd(t, u >> 3u));
+    return vec2<i32>(isum, un.m0 * xbs(t, 2u * u) + un.m1 * xbs(t, 2u * u + 1u));
 }

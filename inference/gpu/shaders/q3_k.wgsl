@@ -42,8 +42,8 @@ fn load_unit(row_off: u32, u: u32) -> Unit {
     return un;
 }
 
-fn unit_dot(un: Unit, t: u32, u: u32) -> f32 {
+fn unit_sums(un: Unit, t: u32, u: u32) -> vec2<i32> {
     let s0 = dot16(un, t, u, 0u) - 4i * xbs(t, 2u * u);
     let s1 = dot16(un, t, u, 1u) - 4i * xbs(t, 2u * u + 1u);
-    return term0(un.sc0 * s0 + un.sc1 * s1, un.d, xd(t, u >> 3u));
+    return vec2<i32>(un.sc0 * s0 + un.sc1 * s1, 0i);
 }

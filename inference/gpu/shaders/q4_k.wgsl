@@ -37,7 +37,8 @@ fn load_unit(row_off: u32, u: u32) -> Unit {
     return un;
 }
 
-fn unit_dot(un: Unit, t: u32, u: u32) -> f32 {
-    let msum = un.m0 * (xbs(t, 2u * u) + xbs(t, 2u * u + 1u));
-    return termk(un.sc0 * dot8(un, t, u), msum, un.d, un.m, xd(t, u >> 3u));
+// unit_sums returns sub-block u's share of its super-block's integer sums
+// (isum, msum).
+fn unit_sums(un: Unit, t: u32, u: u32) -> vec2<i32> {
+    return vec2<i32>(un.sc0 * dot8(un, t, u), un.m0 * (xbs(t, 2u * u) + xbs(t, 2u * u + 1u)));
 }
