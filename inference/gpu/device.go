@@ -33,6 +33,9 @@ const (
 	// EnvLog sets wgpu-native's log level: off, error (default), warn,
 	// info, debug, trace.
 	EnvLog = "HEARTH_GPU_LOG"
+	// EnvRequireGPU set to 1 (CI) makes tests that need an adapter fail
+	// instead of skipping when there is none.
+	EnvRequireGPU = "HEARTH_REQUIRE_GPU"
 )
 
 // Options choose and configure a device.

@@ -9,10 +9,6 @@ import (
 	"testing"
 )
 
-// EnvRequireGPU set to 1 (CI) turns a missing adapter into a test failure
-// instead of a skip.
-const EnvRequireGPU = "HEARTH_REQUIRE_GPU"
-
 var shared struct {
 	once sync.Once
 	dev  *Device

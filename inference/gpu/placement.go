@@ -27,6 +27,10 @@ func (p Plan) Layers() int { return p.To - p.From }
 // Bytes is the device memory the plan needs with one session.
 func (p Plan) Bytes() int64 { return p.WeightBytes + p.CacheBytes }
 
+// Fits reports whether the plan fits its budget (true when the budget is
+// unknown).
+func (p Plan) Fits() bool { return p.Budget.Bytes <= 0 || p.Bytes() <= p.Budget.Bytes }
+
 func (p Plan) String() string {
 	return fmt.Sprintf("layers [%d,%d) on the GPU: %.1f MiB weights + %.1f MiB cache (budget %.0f MiB from %s)",
 		p.From, p.To, mib(p.WeightBytes), mib(p.CacheBytes), mib(p.Budget.Bytes), p.Budget.Source)
