@@ -116,11 +116,11 @@ func (v *chatView) stream(id string, start func(context.Context) (<-chan ChatDel
 		defer v.u.wg.Done()
 		ch, err := start(v.u.ctx)
 		if err != nil {
-			v.u.opt.Dispatch(func() { v.apply(r, ChatDelta{Done: true, Err: err, Stats: ReplyStats{Finish: "error"}}) })
+			v.u.dispatch(func() { v.apply(r, ChatDelta{Done: true, Err: err, Stats: ReplyStats{Finish: "error"}}) })
 			return
 		}
 		for d := range ch {
-			v.u.opt.Dispatch(func() { v.apply(r, d) })
+			v.u.dispatch(func() { v.apply(r, d) })
 		}
 	}()
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -126,7 +127,7 @@ func (u *UI) Start() {
 	go func() {
 		defer u.wg.Done()
 		for ev := range events {
-			u.opt.Dispatch(func() { u.handle(ev) })
+			u.dispatch(func() { u.handle(ev) })
 		}
 	}()
 	u.refreshStatus()
@@ -137,11 +138,33 @@ func (u *UI) Start() {
 	u.settings.load()
 }
 
-// Close stops the event bridge and cancels running backend calls.
+// closeWait bounds how long Close waits for the UI's goroutines: after the
+// Fyne loop has stopped, one may be stuck handing an update to it.
+const closeWait = 2 * time.Second
+
+// Close stops the event bridge and cancels running backend calls, and
+// waits (a bounded time) for the goroutines that make them.
 func (u *UI) Close() {
 	u.chat.stopAll()
 	u.cancel()
-	u.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		u.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+		fyne.LogError("close", errors.New("backend calls still running after 2s"))
+	}
+}
+
+// dispatch hands f to the Fyne thread unless the UI is closed.
+func (u *UI) dispatch(f func()) {
+	if u.ctx.Err() != nil {
+		return
+	}
+	u.opt.Dispatch(f)
 }
 
 // handle applies one backend event; it runs on the Fyne thread.
@@ -213,7 +236,7 @@ func callErr[T any](u *UI, f func(ctx context.Context) (T, error), apply func(T)
 		if u.ctx.Err() != nil {
 			return
 		}
-		u.opt.Dispatch(func() {
+		u.dispatch(func() {
 			if err != nil {
 				onErr(err)
 				return

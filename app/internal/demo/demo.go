@@ -58,6 +58,7 @@ type Backend struct {
 	// events
 	subs map[chan app.Event]struct{}
 
+	liveCtx  context.Context // cancelled by Close
 	stopLive context.CancelFunc
 	liveWG   sync.WaitGroup
 }
@@ -79,7 +80,7 @@ func New(opt Options) *Backend {
 	b.fill()
 	if opt.Live {
 		ctx, cancel := context.WithCancel(context.Background())
-		b.stopLive = cancel
+		b.liveCtx, b.stopLive = ctx, cancel
 		b.liveWG.Add(1)
 		go func() {
 			defer b.liveWG.Done()

@@ -81,17 +81,22 @@ func (b *Backend) Pull(_ context.Context, id string) error {
 		b.liveWG.Add(1)
 		go func() {
 			defer b.liveWG.Done()
-			b.runDownload(id)
+			b.runDownload(b.liveCtx, id)
 		}()
 	}
 	return nil
 }
 
 // runDownload advances a live download over about two minutes.
-func (b *Backend) runDownload(id string) {
+func (b *Backend) runDownload(ctx context.Context, id string) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
-	for range t.C {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 		b.mu.Lock()
 		d := b.downloads[id]
 		if d == nil || d.State == app.DownloadCancelled || d.State == app.DownloadDone {
