@@ -36,6 +36,7 @@ type Candidate struct {
 	TokPerSec float64       // measured or advertised decode throughput over Range (0: unknown)
 	Price     uint64        // base units per 1,000 token-layers
 	Load      float64       // 0 idle … 1 saturated
+	Backend   string        // compute backend ("cpu", "webgpu"; "": unknown)
 }
 
 // Weights turn a hop into a per-token cost.
