@@ -63,7 +63,9 @@ func TestAttention(t *testing.T) {
 			for k := 0; k < c.n; k++ {
 				refAttention(want[k*qDim:(k+1)*qDim], q[k*qDim:(k+1)*qDim], kc, vc, c.pos+k+1, c.heads, c.kvHeads, c.hd)
 			}
-			if e := maxAbsRel(got, want); e > 1e-5 {
+			e := maxAbsRel(got, want)
+			t.Logf("max error %.2e", e)
+			if e > 1e-5 {
 				t.Errorf("max error %.2e", e)
 			}
 		})

@@ -367,3 +367,37 @@ func TestForwardRejectsBadInput(t *testing.T) {
 		t.Error("truncating past Len accepted")
 	}
 }
+
+// TestConcurrentSessions runs sessions of one stage from several
+// goroutines: each gets the ids it gets alone.
+func TestConcurrentSessions(t *testing.T) {
+	d := testDevice(t)
+	m := openModel(t, testmodels.Path(t, testmodels.Stories260K))
+	st, err := NewStage(m, 0, m.NumLayers, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	want := parseIDs(t, referenceIDs[testmodels.Stories260K])[:20]
+	errs := make(chan error, 3)
+	for g := 0; g < 3; g++ {
+		go func() {
+			s, err := st.NewSession(64)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.Close()
+			ids, _, err := model.Generate(context.Background(), model.Chain{s}, []int32{1}, greedy{}, model.GenerateOptions{MaxTokens: len(want)})
+			if err == nil && !slices.Equal(ids, want) {
+				err = fmt.Errorf("ids %v, want %v", ids, want)
+			}
+			errs <- err
+		}()
+	}
+	for g := 0; g < 3; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
