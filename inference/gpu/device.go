@@ -34,9 +34,16 @@ const (
 	// info, debug, trace.
 	EnvLog = "HEARTH_GPU_LOG"
 	// EnvRequireGPU set to 1 (CI) makes tests that need an adapter fail
-	// instead of skipping when there is none.
+	// instead of skipping when there is none; so does the project-wide
+	// HEARTH_REQUIRE_TOOLS=1 that .ci/test sets.
 	EnvRequireGPU = "HEARTH_REQUIRE_GPU"
 )
+
+// RequireGPU reports whether tests must fail, not skip, without an adapter
+// (HEARTH_REQUIRE_GPU=1 or HEARTH_REQUIRE_TOOLS=1).
+func RequireGPU() bool {
+	return os.Getenv(EnvRequireGPU) == "1" || os.Getenv("HEARTH_REQUIRE_TOOLS") == "1"
+}
 
 // Options choose and configure a device.
 type Options struct {

@@ -2,7 +2,6 @@ package gpu
 
 import (
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -21,7 +20,7 @@ func testDevice(t testing.TB) *Device {
 	t.Helper()
 	shared.once.Do(func() { shared.dev, shared.err = Open(Options{AllowCPU: true}) })
 	if shared.err != nil {
-		if errors.Is(shared.err, ErrNoAdapter) && os.Getenv(EnvRequireGPU) != "1" {
+		if errors.Is(shared.err, ErrNoAdapter) && !RequireGPU() {
 			t.Skipf("no WebGPU adapter (%v); install a Vulkan driver (e.g. mesa-vulkan-drivers) or set %s=1 to make this a failure", shared.err, EnvRequireGPU)
 		}
 		t.Fatalf("open GPU device: %v", shared.err)

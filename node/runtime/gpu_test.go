@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"testing"
 
@@ -17,7 +16,7 @@ func openGPUChain(t *testing.T, lm *LocalModel, spec string) *GPUChain {
 	t.Helper()
 	t.Setenv(gpu.EnvAllowCPU, "1")
 	c, err := OpenGPUChain(lm, spec, 128)
-	if errors.Is(err, gpu.ErrNoAdapter) && os.Getenv(gpu.EnvRequireGPU) != "1" {
+	if errors.Is(err, gpu.ErrNoAdapter) && !gpu.RequireGPU() {
 		t.Skipf("no WebGPU adapter: %v", err)
 	}
 	if err != nil {

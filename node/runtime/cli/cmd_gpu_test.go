@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
@@ -29,7 +28,7 @@ func TestGPUCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	if rep.Chosen == nil {
-		if os.Getenv(gpu.EnvRequireGPU) == "1" {
+		if gpu.RequireGPU() {
 			t.Fatalf("no adapter: %s", rep.NoAdapter)
 		}
 		t.Skipf("no WebGPU adapter: %s", rep.NoAdapter)
