@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -109,6 +110,25 @@ type Announcement struct {
 	Withdrawn bool `json:"withdrawn,omitempty"`
 }
 
+// validBackend accepts "cpu", "webgpu", and "webgpu:<adapter name>" (GPU
+// results differ slightly from CPU ones, so verifiers compare like with
+// like and need to know which engine ran a range).
+func validBackend(b string) bool {
+	if b == BackendCPU || b == BackendWebGPU {
+		return true
+	}
+	name, ok := strings.CutPrefix(b, BackendWebGPU+":")
+	if !ok || name == "" || len(b) > maxVersionLen {
+		return false
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // Range returns the announced layer range.
 func (a Announcement) Range() LayerRange { return LayerRange{From: a.From, To: a.To} }
 
@@ -146,7 +166,7 @@ func (a Announcement) validateFields() error {
 		return bad("num layers %d not in [1,%d]", a.NumLayers, MaxLayers)
 	case a.From < 0 || a.From >= a.To || a.To > a.NumLayers:
 		return bad("layer range [%d,%d) not within [0,%d)", a.From, a.To, a.NumLayers)
-	case a.Backend != BackendCPU && a.Backend != BackendWebGPU:
+	case !validBackend(a.Backend):
 		return bad("backend %q", a.Backend)
 	case math.IsNaN(a.ThroughputTokS) || a.ThroughputTokS < 0 || a.ThroughputTokS > maxThroughput:
 		return bad("throughput %v", a.ThroughputTokS)

@@ -28,6 +28,10 @@ import (
 type ServeSpec struct {
 	Model    string // GGUF path
 	From, To int    // To == 0: through the last layer
+	// GPU serves the whole range from a GPU (WebGPU): weights in VRAM,
+	// sessions' KV caches there too. Peers can then open only the whole
+	// range, not a part of it.
+	GPU bool
 }
 
 // NodeConfig configures a Node: a shard provider with its libp2p host,
@@ -91,6 +95,7 @@ type servedModel struct {
 	lm         *LocalModel
 	hash       [32]byte
 	from, to   int
+	backend    string  // "cpu" or "webgpu:<adapter>"
 	throughput float64 // measured tokens/s through the range
 }
 
@@ -224,12 +229,21 @@ func (n *Node) openModels() ([]shard.Backend, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := shard.NewModelBackend(lm.Model, lm.Pool, hash, s.From, to)
+		sm := &servedModel{lm: lm, hash: hash, from: s.From, to: to, backend: discovery.BackendCPU}
+		var b shard.Backend
+		var open func(maxCtx int) (shard.StageSession, error)
+		if s.GPU {
+			b, open, err = n.gpuBackend(sm)
+		} else {
+			var mb *shard.ModelBackend
+			mb, err = shard.NewModelBackend(lm.Model, lm.Pool, hash, s.From, to)
+			b = mb
+			open = func(maxCtx int) (shard.StageSession, error) { return mb.OpenSession(s.From, to, maxCtx) }
+		}
 		if err != nil {
 			return nil, err
 		}
-		sm := &servedModel{lm: lm, hash: hash, from: s.From, to: to}
-		if sm.throughput, err = measureThroughput(lm, s.From, to); err != nil {
+		if sm.throughput, err = measureThroughput(open, s.From == 0, lm.Model.Dim, lm.Model.Vocab); err != nil {
 			return nil, fmt.Errorf("benchmark %s layers [%d,%d): %w", s.Model, s.From, to, err)
 		}
 		n.log.Info("serving", "model", lm.Model.Name, "from", s.From, "to", to, "tok_s", fmt.Sprintf("%.1f", sm.throughput))
@@ -346,7 +360,7 @@ func (n *Node) announcement(sm *servedModel) discovery.Announcement {
 	sc := n.cfg.Shard
 	a := discovery.Announcement{
 		ModelHash: sm.hash, ModelName: sm.lm.Model.Name, NumLayers: sm.lm.Model.NumLayers,
-		From: sm.from, To: sm.to, Backend: "cpu", ThroughputTokS: sm.throughput,
+		From: sm.from, To: sm.to, Backend: sm.backend, ThroughputTokS: sm.throughput,
 		PricePerKiloUnit: sc.Price.PerKiloUnit, Version: Version, Load: n.load(),
 	}
 	if !sc.Payout.IsZero() {
@@ -468,7 +482,8 @@ func (n *Node) ListenAddr() ma.Multiaddr {
 func (n *Node) ServedModels() []ServedModel {
 	out := make([]ServedModel, len(n.models))
 	for i, sm := range n.models {
-		out[i] = ServedModel{Name: sm.lm.Model.Name, Path: sm.lm.Path, Hash: sm.hash, From: sm.from, To: sm.to, NumLayers: sm.lm.Model.NumLayers, TokPerSec: sm.throughput}
+		out[i] = ServedModel{Name: sm.lm.Model.Name, Path: sm.lm.Path, Hash: sm.hash, From: sm.from, To: sm.to,
+			NumLayers: sm.lm.Model.NumLayers, TokPerSec: sm.throughput, Backend: sm.backend}
 	}
 	return out
 }
@@ -480,6 +495,7 @@ type ServedModel struct {
 	From, To   int
 	NumLayers  int
 	TokPerSec  float64
+	Backend    string // "cpu" or "webgpu:<adapter>"
 }
 
 // ledgerRecorder records receipts in the wallet's ledger, which checks them

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearth-p2p/hearth/inference/gpu"
 	"github.com/hearth-p2p/hearth/inference/model"
 	"github.com/hearth-p2p/hearth/node/hardware"
 	"github.com/hearth-p2p/hearth/node/p2p/p2ptest"
@@ -206,5 +207,27 @@ func waitAccepting(t *testing.T, events <-chan NodeEvent, want bool) time.Time {
 		case <-timeout:
 			t.Fatalf("no event with accepting=%v", want)
 		}
+	}
+}
+
+// TestGPUNodeServesAPipeline serves stories260K's layers 2–5 from a GPU
+// (lavapipe in CI): the node announces its WebGPU backend and a client's
+// pipeline gives the reference greedy ids.
+func TestGPUNodeServesAPipeline(t *testing.T) {
+	t.Setenv(gpu.EnvAllowCPU, "1")
+	if _, err := gpu.Adapters(gpu.Options{AllowCPU: true}); err != nil && !gpu.RequireGPU() {
+		t.Skipf("no WebGPU: %v", err)
+	}
+	path := sharedModel(t, "stories260K.gguf")
+	n := startNode(t, testNodeConfig(t, ServeSpec{Model: path, From: 2, GPU: true}))
+	sm := n.ServedModels()[0]
+	if !strings.HasPrefix(sm.Backend, "webgpu:") || sm.TokPerSec <= 0 {
+		t.Fatalf("served %+v", sm)
+	}
+	if a, ok := n.Discovery().Own(sm.Hash); !ok || a.Backend != sm.Backend {
+		t.Fatalf("announcement backend %q, served %q", a.Backend, sm.Backend)
+	}
+	if ids := generateVia(t, n, path, 40); fmt.Sprint(ids) != storiesGreedy40 {
+		t.Fatalf("ids %v", ids)
 	}
 }

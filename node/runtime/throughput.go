@@ -3,29 +3,27 @@ package runtime
 import (
 	"context"
 	"time"
+
+	"github.com/hearth-p2p/hearth/node/shard"
 )
 
-// measureThroughput times a few single-token steps through the layers
-// [from,to) of lm, as a shard provider would run them, and returns tokens
-// per second: the figure a provider announces.
-func measureThroughput(lm *LocalModel, from, to int) (float64, error) {
-	st, err := lm.Model.NewStage(from, to, lm.Pool)
-	if err != nil {
-		return 0, err
-	}
-	s, err := st.NewSession(16)
+// measureThroughput times a few single-token steps through a session from
+// open, as a shard provider runs them, and returns tokens per second: the
+// figure a provider announces. first says the range takes token ids.
+func measureThroughput(open func(maxCtx int) (shard.StageSession, error), first bool, dim, vocab int) (float64, error) {
+	s, err := open(16)
 	if err != nil {
 		return 0, err
 	}
 	defer s.Close()
-	hidden := make([]float32, lm.Model.Dim)
+	hidden := make([]float32, dim)
 	for i := range hidden {
 		hidden[i] = float32(i%7) * 0.1
 	}
 	step := func(pos int) error {
 		var err error
-		if st.IsFirst() {
-			_, err = s.Forward(context.Background(), pos, []int32{int32(pos % lm.Model.Vocab)}, nil)
+		if first {
+			_, err = s.Forward(context.Background(), pos, []int32{int32(pos % vocab)}, nil)
 		} else {
 			_, err = s.Forward(context.Background(), pos, nil, hidden)
 		}

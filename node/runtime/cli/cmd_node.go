@@ -33,7 +33,7 @@ func init() {
 		summary: "serve layers of a model to peers (headless shard provider)",
 		usage: "--model FILE [--layers A:B] [--listen MULTIADDR,…] [--data-dir D] [--price N --payout ADDRESS [--mint MINT]] " +
 			"[--max-sessions N] [--max-context N] [--credit-limit N] [--idle-timeout D] [--threads N] " +
-			"[--bootstrap ADDRS] [--swarm-key HEX] [--lend-when-idle] [--no-mdns] [--wallet [--cluster C] [--rpc-url URL]]",
+			"[--bootstrap ADDRS] [--swarm-key HEX] [--lend-when-idle] [--no-mdns] [--wallet [--cluster C] [--rpc-url URL]] [--gpu]",
 		run: runNode,
 	})
 }
@@ -52,6 +52,7 @@ type nodeFlags struct {
 	useWallet                      bool
 	cluster, rpcURL                string
 	settleEvery                    time.Duration
+	gpu                            bool
 }
 
 func parseNodeFlags(env *Env, args []string) (*nodeFlags, error) {
@@ -75,6 +76,7 @@ func parseNodeFlags(env *Env, args []string) (*nodeFlags, error) {
 	fs.StringVar(&f.swarmKey, "swarm-key", "", "pre-shared key (64 hex) of a private swarm: only your own devices")
 	fs.BoolVar(&f.lendWhenIdle, "lend-when-idle", false, "serve only while this machine is idle (the lending policy)")
 	fs.BoolVar(&f.noMDNS, "no-mdns", false, "do not look for peers on the local network")
+	fs.BoolVar(&f.gpu, "gpu", false, "serve the layers from the GPU (WebGPU; HEARTH_GPU_ALLOW_CPU=1 accepts a CPU Vulkan driver)")
 	fs.BoolVar(&f.useWallet, "wallet", false, "paid to this data directory's wallet, which watches the chain for payments")
 	fs.StringVar(&f.cluster, "cluster", "devnet", "Solana cluster of the wallet (with --wallet)")
 	fs.StringVar(&f.rpcURL, "rpc-url", "", "Solana RPC endpoint (with --wallet)")
@@ -159,8 +161,8 @@ func runNode(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "listening %s\n", n.ListenAddr())
 	for _, sm := range n.ServedModels() {
-		fmt.Fprintf(env.Stdout, "serving %q layers %d:%d of %d, sha256 %x, price %d, %.1f tok/s\n",
-			sm.Name, sm.From, sm.To, sm.NumLayers, sm.Hash, cfg.Shard.Price.PerKiloUnit, sm.TokPerSec)
+		fmt.Fprintf(env.Stdout, "serving %q layers %d:%d of %d on %s, sha256 %x, price %d, %.1f tok/s\n",
+			sm.Name, sm.From, sm.To, sm.NumLayers, sm.Backend, sm.Hash, cfg.Shard.Price.PerKiloUnit, sm.TokPerSec)
 	}
 	if cfg.Lending.Enabled {
 		fmt.Fprintln(env.Stdout, "lending only while this machine is idle")
@@ -192,7 +194,7 @@ func (f *nodeFlags) nodeConfig() (runtime.NodeConfig, error) {
 	if err != nil {
 		return cfg, err
 	}
-	spec := runtime.ServeSpec{Model: path}
+	spec := runtime.ServeSpec{Model: path, GPU: f.gpu}
 	if f.layers != "" {
 		lr, err := runtime.ParseLayerRange(f.layers)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/hearth-p2p/hearth/inference/gpu"
 	"math"
 	"os"
 	"os/exec"
@@ -364,5 +365,33 @@ func TestNodeUsageErrors(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want %d and %q", code, errs, tc.code, tc.msg)
 			}
 		})
+	}
+}
+
+// TestMultiProcessWithGPUNode runs stories260K over three processes, one of
+// them serving its layers from the GPU (lavapipe in CI): the greedy ids
+// equal the single-process CPU run and the logits agree within 1e-3.
+func TestMultiProcessWithGPUNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts hearth processes")
+	}
+	t.Setenv(gpu.EnvAllowCPU, "1")
+	if _, err := gpu.Adapters(gpu.Options{AllowCPU: true}); err != nil && !gpu.RequireGPU() {
+		t.Skipf("no WebGPU: %v", err)
+	}
+	stories := filepath.Join(defaultModelsDir(), "stories260K.gguf")
+	want := hearthRun(t, stories, "")
+	cpuNode, gpuNode := startNode(t, stories, "1:3"), startNode(t, stories, "3:5", "--gpu")
+	got := remote(t, stories, "", "0:1", []*nodeProc{cpuNode, gpuNode})
+	if fmt.Sprint(got.IDs) != fmt.Sprint(want.IDs) {
+		t.Fatalf("ids %v, want %v", got.IDs, want.IDs)
+	}
+	for i := range want.Step0Top {
+		if got.Step0Top[i][0] != want.Step0Top[i][0] || math.Abs(got.Step0Top[i][1]-want.Step0Top[i][1]) > 1e-3 {
+			t.Fatalf("step-0 top %v, want %v within 1e-3", got.Step0Top, want.Step0Top)
+		}
+	}
+	if n := gpuNode.served(t); n != 1 {
+		t.Errorf("GPU node served %d sessions", n)
 	}
 }

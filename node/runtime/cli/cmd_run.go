@@ -15,8 +15,8 @@ func init() {
 	register(&command{
 		name:    "run",
 		summary: "generate text from a prompt with a local model",
-		usage: "--model FILE [--prompt TEXT] [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--split L1,L2,…] [--json] " +
-			"[--local-layers A:B --peers ADDR,… [--wire f32|f16] [--listen MULTIADDR,…] [--keypair FILE --max-price N]]",
+		usage: "--model FILE [--prompt TEXT] [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--split L1,L2,…] [--gpu-layers A:B|all|auto] [--json] " +
+			"[--local-layers A:B --peers ADDR,… [--wire f32|f16] [--listen MULTIADDR,…] [--keypair FILE | --pay-with-wallet] [--max-price N]]",
 		run: runRun,
 	})
 }
@@ -47,6 +47,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	split := fs.String("split", "", "run as in-process stages cut at these layers, e.g. 2,4")
 	nctx := fs.Int("ctx", 0, "context size (0 = prompt + max tokens)")
 	asJSON := fs.Bool("json", false, "print one JSON object at the end instead of streaming text")
+	gpuLayers := fs.String("gpu-layers", "", "run these layers on the GPU: A:B, all or auto (CPU when there is no GPU)")
 	remote := addRemoteFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -87,6 +88,25 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		}
 		defer closePipeline()
 		req.Hops = p.Chain
+	}
+	if *gpuLayers != "" {
+		if remote.enabled() || len(cuts) > 0 {
+			return usageError("--gpu-layers does not combine with --split, --local-layers or --peers")
+		}
+		if req.Context <= 0 {
+			req.Context = contextFor(lm, *prompt, *maxTokens)
+		}
+		gc, err := runtime.OpenGPUChain(lm, *gpuLayers, req.Context)
+		switch {
+		case runtime.IsGPUUnavailable(err):
+			fmt.Fprintf(env.Stderr, "gpu: %v; running on the CPU\n", err)
+		case err != nil:
+			return err
+		default:
+			defer gc.Close()
+			fmt.Fprintln(env.Stderr, "gpu:", gc.Describe())
+			req.Hops = gc.Chain
+		}
 	}
 	res, err := lm.Run(ctx, req, onText)
 	if err != nil {
