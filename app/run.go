@@ -29,10 +29,10 @@ func Run(b Backend, opt Options) error {
 	w := a.NewWindow("Hearth")
 	u := New(a, b, opt)
 	u.Attach(w)
-	if u.tray.install(Icon) {
-		// With a tray icon, closing the window keeps the node lending.
-		w.SetCloseIntercept(w.Hide)
-	}
+	// Closing the window quits: a tray host is not on every desktop, so a
+	// hidden window could not always be found again. Lending in the
+	// background is the job of `hearth node` (packaging/systemd).
+	u.tray.install(Icon)
 	u.Start()
 	w.ShowAndRun()
 	u.Close()

@@ -27,7 +27,7 @@ func newTrayMenu(u *UI) *trayMenu {
 	return t
 }
 
-// install puts the menu in the system tray where the platform has one and
+// install puts the menu in the system tray where the driver has one and
 // reports whether it did.
 func (t *trayMenu) install(icon fyne.Resource) bool {
 	desk, ok := t.u.app.(desktop.App)
