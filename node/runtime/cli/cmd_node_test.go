@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/hearth-p2p/hearth/inference/gpu"
 	"math"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hearth-p2p/hearth/inference/gpu"
 	"github.com/hearth-p2p/hearth/wallet/keys"
 	"github.com/hearth-p2p/hearth/wallet/ledger"
 )
