@@ -69,10 +69,11 @@ func (h *harness) pump() int {
 	return len(q)
 }
 
-// waitFor pumps updates until cond holds, failing after five seconds.
+// waitFor pumps updates until cond holds, failing after thirty seconds
+// (a bound for loaded CI machines under -race, not a timing check).
 func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		h.pump()
 		if cond() {
@@ -89,7 +90,7 @@ func (h *harness) waitFor(what string, cond func() bool) {
 func (h *harness) settle() {
 	h.t.Helper()
 	quiet := 0
-	for deadline := time.Now().Add(5 * time.Second); quiet < 10; {
+	for deadline := time.Now().Add(30 * time.Second); quiet < 10; {
 		if h.pump() > 0 {
 			quiet = 0
 		} else {
