@@ -46,7 +46,12 @@ func (c *FailoverChain) failover(ctx context.Context, i, pos, n int, f failure) 
 	c.log.Info("provider failed", "layers", s.Range, "peer", s.Peer, "stalled", f.stalled, "faulty", f.faulty, "err", f.cause)
 	var errs []error
 	for attempt := 0; attempt < c.cfg.MaxAttempts && ctx.Err() == nil; attempt++ {
-		hops, err := c.replan(ctx, s)
+		// The plan's alternatives first; a fresh lookup when they are not
+		// enough or have failed.
+		hops, err := c.replan(ctx, s, attempt > 0 || c.cfg.Find == nil)
+		if err != nil && attempt == 0 && c.cfg.Find != nil {
+			hops, err = c.replan(ctx, s, true)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			break
@@ -131,10 +136,10 @@ func (c *FailoverChain) retire(s Session, faulty bool) {
 }
 
 // replan plans segment s's layers over the providers that can still serve
-// them: the plan's alternatives and a fresh lookup, less the banned and
-// those that failed this chain. This node's own layers are used only when
-// no provider covers the range.
-func (c *FailoverChain) replan(ctx context.Context, s *segment) ([]plannedHop, error) {
+// them: the plan's alternatives and, when lookup is set, a fresh lookup,
+// less the banned and those that failed this chain. This node's own layers
+// are used only when no provider covers the range.
+func (c *FailoverChain) replan(ctx context.Context, s *segment, lookup bool) ([]plannedHop, error) {
 	byPeer := map[string]Candidate{}
 	var order []string
 	add := func(cs []Candidate) {
@@ -146,7 +151,7 @@ func (c *FailoverChain) replan(ctx context.Context, s *segment) ([]plannedHop, e
 		}
 	}
 	add(s.Alternatives)
-	if c.cfg.Find != nil {
+	if lookup && c.cfg.Find != nil {
 		fresh, err := c.cfg.Find(ctx)
 		if err != nil {
 			c.log.Warn("provider lookup failed", "err", err)
@@ -166,7 +171,7 @@ func (c *FailoverChain) replan(ctx context.Context, s *segment) ([]plannedHop, e
 	}
 	hops, err := c.planWithin(s.Range, cands, nil)
 	var gap *GapError
-	if errors.As(err, &gap) && c.cfg.OpenLocal != nil && len(c.cfg.Local) > 0 {
+	if errors.As(err, &gap) && lookup && c.cfg.OpenLocal != nil && len(c.cfg.Local) > 0 {
 		hops, err = c.planWithin(s.Range, cands, c.cfg.Local)
 	}
 	if err != nil {

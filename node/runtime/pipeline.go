@@ -2,17 +2,14 @@ package runtime
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
+	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -22,6 +19,7 @@ import (
 	"github.com/hearth-p2p/hearth/node/p2p"
 	"github.com/hearth-p2p/hearth/node/route"
 	"github.com/hearth-p2p/hearth/node/shard"
+	"github.com/hearth-p2p/hearth/node/verify"
 	"github.com/hearth-p2p/hearth/wallet/receipt"
 )
 
@@ -45,11 +43,11 @@ type ProviderSource interface {
 	Providers(model discovery.ModelHash) []discovery.Announcement
 }
 
-// PipelineOptions say where the layers this node does not run come from and
-// on what terms.
+// PipelineOptions say where the layers this node does not run come from, on
+// what terms, and how far their providers are trusted.
 type PipelineOptions struct {
 	// Peers are shard servers' multiaddrs (ending in /p2p/<id>). When empty,
-	// Providers is asked.
+	// Providers is asked (at the start and again at each failover).
 	Peers     []string
 	Providers ProviderSource
 	// MaxContext is the positions every stage holds (0: the model's context).
@@ -68,10 +66,61 @@ type PipelineOptions struct {
 	HashCacheDir string
 	// DialTimeout bounds reaching each peer (0: 10 s).
 	DialTimeout time.Duration
-	Logger      *slog.Logger
+
+	// Deadline detects stalled providers (zero: route.DefaultDeadline).
+	Deadline route.Deadline
+	// Book, when set, is shared by pipelines: the round trips measured to
+	// each provider weigh in every later plan.
+	Book *route.LatencyBook
+	// NoSpread always takes the planner's best replica instead of drawing
+	// among the near-best ones (which spreads clients over replicas).
+	NoSpread bool
+	// FallbackLocal lets this node run layers its model file holds when no
+	// provider is left for them.
+	FallbackLocal bool
+
+	// CheckRate is the fraction of remote results re-checked (0:
+	// verify.DefaultRate, 2%; negative: none). A check runs here when the
+	// model file holds the layers, else on a second provider.
+	CheckRate float64
+	// Challenge is the number of weight slices asked of each provider at
+	// session open, when the model file holds the layers (0: 3; negative:
+	// none). A provider that fails is banned and not used.
+	Challenge int
+	// Bans records banned providers and distrusted reporters (nil: a list
+	// in memory for this pipeline).
+	Bans *verify.BanList
+	// Reporter publishes fraud reports (a *verify.Fraud); nil: none.
+	Reporter verify.Reporter
+	// Void is told the session of a provider caught cheating, so that its
+	// unpaid work can be written off in the wallet's ledger.
+	Void func(session [16]byte, provider string) error
+	// Rand draws spreading and checks (nil: seeded from crypto/rand).
+	Rand *rand.Rand
+
+	// OnEvent receives failovers, checks and refused providers; it must
+	// not block or call back into the pipeline.
+	OnEvent func(PipelineEvent)
+	Logger  *slog.Logger
 }
 
-// PipelineHop is one stage of a pipeline.
+// PipelineEvent is something that happened to a pipeline's providers:
+// exactly one field is set.
+type PipelineEvent struct {
+	Failover *route.Event       // a provider was replaced
+	Check    *verify.CheckEvent // a result was re-checked
+	Refused  *RefusedProvider   // a provider failed its weight challenge
+}
+
+// RefusedProvider is a provider that could not prove it holds the weights
+// it serves.
+type RefusedProvider struct {
+	Peer  peer.ID
+	Range LayerRange
+	Err   error
+}
+
+// PipelineHop is one stage of a pipeline as it was opened.
 type PipelineHop struct {
 	Range  LayerRange
 	Local  bool
@@ -80,44 +129,124 @@ type PipelineHop struct {
 }
 
 // Pipeline is a chain of local and remote stages covering a model's layers,
-// in layer order.
+// in layer order, that survives providers failing mid-generation (see
+// route.FailoverChain) and re-checks a fraction of their results.
 type Pipeline struct {
+	// Chain runs the whole model: tokens in, logits out.
 	Chain model.Chain
-	Hops  []PipelineHop
-	Hash  [32]byte
+	// Hops are the stages as opened; Route describes them now.
+	Hops []PipelineHop
+	Hash [32]byte
 
-	closers []func() error
+	chain   *route.FailoverChain
+	checker *verify.Checker
+	peers   *peerSet
 }
 
-// String describes the hops, e.g. "[0,2) local → [2,5) 12D3…".
-func (p *Pipeline) String() string {
-	parts := make([]string, len(p.Hops))
-	for i, h := range p.Hops {
-		who := "local"
-		if !h.Local {
-			who = h.Peer.String()
-		}
-		parts[i] = fmt.Sprintf("[%d,%d) %s", h.Range.From, h.Range.To, who)
+// String describes the hops now running, e.g. "[0,2) local → [2,5) 12D3…".
+func (p *Pipeline) String() string { return p.chain.Describe() }
+
+// Route returns the stages now running.
+func (p *Pipeline) Route() []route.Segment { return p.chain.Segments() }
+
+// PipelineStats count a pipeline's failovers and checks.
+type PipelineStats struct {
+	Failover route.FailoverStats
+	Checks   verify.CheckStats
+}
+
+// Stats returns the counters.
+func (p *Pipeline) Stats() PipelineStats {
+	s := PipelineStats{Failover: p.chain.Stats()}
+	if p.checker != nil {
+		s.Checks = p.checker.Stats()
 	}
-	return strings.Join(parts, " → ")
+	return s
 }
 
 // Close ends every stage: remote sessions are paid for and closed.
 func (p *Pipeline) Close() error {
-	var errs []error
-	for i := len(p.closers) - 1; i >= 0; i-- {
-		errs = append(errs, p.closers[i]())
-	}
-	p.closers = nil
-	return errors.Join(errs...)
+	err := p.chain.Close()
+	p.peers.close()
+	return err
 }
 
 // BuildPipeline plans and opens a pipeline for lm: the local ranges run here
 // (they always do), and the rest on the peers of opts (or the providers
 // discovery knows) that serve the same model file — the same content hash —
-// chosen by the route planner. A provider that refuses its session is
-// replaced by the plan's next alternative for that range.
+// chosen by the route planner among the near-best replicas. Each provider
+// must answer a weight challenge; one that refuses its session or fails the
+// challenge is replaced by the plan's next alternative for that range.
+// Mid-generation, a provider that dies, stalls or is caught returning a
+// wrong result is replaced and its layers' history replayed.
 func BuildPipeline(ctx context.Context, h *p2p.Host, lm *LocalModel, local []LayerRange, opts PipelineOptions) (*Pipeline, error) {
+	b, err := newBuilder(h, lm, local, opts)
+	if err != nil {
+		return nil, err
+	}
+	var notes []string
+	if len(opts.Peers) > 0 || opts.Providers != nil {
+		if h == nil {
+			return nil, errors.New("pipeline: remote layers need a libp2p host")
+		}
+		notes = b.peers.discover(ctx)
+	}
+	req := b.request(b.peers.candidates())
+	plan, err := route.PlanChain(req)
+	if err != nil {
+		if len(notes) > 0 {
+			return nil, fmt.Errorf("%w (%s)", err, strings.Join(notes, "; "))
+		}
+		return nil, err
+	}
+	if !opts.NoSpread {
+		plan = route.Spread(plan, req, b.rnd, route.DefaultSlack)
+	}
+	p := &Pipeline{Hash: b.hash, peers: b.peers}
+	var segs []route.Segment
+	closeAll := func() {
+		for _, s := range segs {
+			s.Session.Close()
+		}
+	}
+	for _, hop := range plan.Hops {
+		seg, ph, err := b.openHop(ctx, hop, req.Candidates)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		segs = append(segs, seg)
+		p.Hops = append(p.Hops, ph)
+	}
+	if p.checker, err = b.checker(); err != nil {
+		closeAll()
+		return nil, err
+	}
+	p.chain, err = route.NewFailoverChain(b.failoverConfig(p.checker), segs)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	p.Chain = model.Chain{p.chain}
+	b.log.Info("pipeline ready", "hops", p.String(), "wire", b.opts.WireDType)
+	return p, nil
+}
+
+// builder holds what opening a pipeline and replacing its providers need.
+type builder struct {
+	lm     *LocalModel
+	hash   [32]byte
+	local  []LayerRange
+	opts   PipelineOptions
+	maxCtx int
+	bans   *verify.BanList
+	rnd    *rand.Rand
+	log    *slog.Logger
+	peers  *peerSet
+	exec   verify.ModelExecutor
+}
+
+func newBuilder(h *p2p.Host, lm *LocalModel, local []LayerRange, opts PipelineOptions) (*builder, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -136,230 +265,47 @@ func BuildPipeline(ctx context.Context, h *p2p.Host, lm *LocalModel, local []Lay
 	if opts.WireDType == 0 {
 		opts.WireDType = shard.F32
 	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 10 * time.Second
+	}
+	if opts.Challenge == 0 {
+		opts.Challenge = 3
+	}
+	if opts.Deadline.Floor == 0 && opts.Deadline.Initial == 0 && opts.Deadline.K == 0 {
+		opts.Deadline = route.DefaultDeadline()
+	}
+	if opts.Weights == (route.Weights{}) {
+		opts.Weights = route.DefaultWeights()
+	}
 	maxCtx := opts.MaxContext
 	if maxCtx <= 0 || maxCtx > lm.Model.ContextLen {
 		maxCtx = lm.Model.ContextLen
 	}
-	var cands []candidate
-	var notes []string
-	if len(opts.Peers) > 0 || opts.Providers != nil {
-		if h == nil {
-			return nil, errors.New("pipeline: remote layers need a libp2p host")
-		}
-		cands, notes = findCandidates(ctx, h, lm.Model, hash, opts, log)
+	bans := opts.Bans
+	if bans == nil {
+		bans, _ = verify.OpenBanList("")
 	}
-	req := route.Request{NumLayers: n, Local: local, KeepLocal: true, Weights: opts.Weights}
-	if req.Weights == (route.Weights{}) {
-		req.Weights = route.DefaultWeights()
+	rnd := opts.Rand
+	if rnd == nil {
+		var seed [16]byte
+		crand.Read(seed[:])
+		rnd = rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
 	}
-	for _, c := range cands {
-		req.Candidates = append(req.Candidates, c.cand)
-	}
-	plan, err := route.PlanChain(req)
-	if err != nil {
-		if len(notes) > 0 {
-			return nil, fmt.Errorf("%w (%s)", err, strings.Join(notes, "; "))
-		}
-		return nil, err
-	}
-	p := &Pipeline{Hash: hash}
-	for _, hop := range plan.Hops {
-		if err := p.open(ctx, lm, hop, cands, hash, maxCtx, opts); err != nil {
-			p.Close()
-			return nil, err
-		}
-	}
-	log.Info("pipeline ready", "hops", p.String(), "wire", opts.WireDType)
-	return p, nil
+	b := &builder{lm: lm, hash: hash, local: local, opts: opts, maxCtx: maxCtx, bans: bans, rnd: rnd, log: log,
+		exec: verify.ModelExecutor{Hash: hash, Model: lm.Model, Pool: lm.Pool}}
+	b.peers = newPeerSet(h, lm.Model, hash, opts, bans, log)
+	return b, nil
 }
 
-// open adds one hop: a local session, or a remote one on the planned
-// provider or, if it refuses, its alternatives in turn.
-func (p *Pipeline) open(ctx context.Context, lm *LocalModel, hop route.Hop, cands []candidate, hash [32]byte, maxCtx int, opts PipelineOptions) error {
-	if hop.Local {
-		st, err := lm.Model.NewStage(hop.From, hop.To, lm.Pool)
-		if err != nil {
-			return err
-		}
-		s, err := st.NewSession(maxCtx)
-		if err != nil {
-			return err
-		}
-		p.Chain = append(p.Chain, s)
-		p.Hops = append(p.Hops, PipelineHop{Range: hop.Range, Local: true})
-		p.closers = append(p.closers, func() error { s.Close(); return nil })
-		return nil
+// request is the planning request over cands.
+func (b *builder) request(cands []route.Candidate) route.Request {
+	if b.opts.Book != nil {
+		b.opts.Book.Apply(cands)
 	}
-	var errs []error
-	for _, ci := range append([]int{hop.Provider}, hop.Alternatives...) {
-		c := cands[ci].client
-		r, err := c.OpenSession(ctx, shard.SessionConfig{Model: hash, From: hop.From, To: hop.To, MaxContext: maxCtx,
-			DType: opts.WireDType, MaxPrice: opts.MaxPrice, Signer: opts.Signer})
-		if err != nil {
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
-			}
-			continue
-		}
-		p.Chain = append(p.Chain, r)
-		p.Hops = append(p.Hops, PipelineHop{Range: hop.Range, Peer: c.Peer(), Remote: r})
-		p.closers = append(p.closers, r.Close)
-		return nil
-	}
-	return fmt.Errorf("no provider opened %v: %w", hop.Range, errors.Join(errs...))
+	return route.Request{NumLayers: b.lm.Model.NumLayers, Local: b.local, KeepLocal: true, Weights: b.opts.Weights, Candidates: cands}
 }
 
-// candidate is a provider that serves some of the model.
-type candidate struct {
-	client *shard.Client
-	cand   route.Candidate
-}
-
-// findCandidates dials the peers (or discovered providers) and keeps the
-// ranges they serve of the model, with notes on the ones it could not use.
-func findCandidates(ctx context.Context, h *p2p.Host, m *model.Model, hash [32]byte, opts PipelineOptions, log *slog.Logger) ([]candidate, []string) {
-	var targets []peer.AddrInfo
-	var notes []string
-	for _, a := range opts.Peers {
-		ai, err := peer.AddrInfoFromString(strings.TrimSpace(a))
-		if err != nil {
-			notes = append(notes, fmt.Sprintf("peer %q: %v", a, err))
-			continue
-		}
-		targets = append(targets, *ai)
-	}
-	if len(opts.Peers) == 0 {
-		for _, a := range opts.Providers.Providers(discovery.ModelHash(hash)) {
-			if a.PeerID != h.ID() {
-				targets = append(targets, peer.AddrInfo{ID: a.PeerID, Addrs: a.Addrs})
-			}
-		}
-	}
-	timeout := opts.DialTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	clients := make([]*shard.Client, len(targets))
-	errs := make([]error, len(targets))
-	var wg sync.WaitGroup
-	for i, ai := range targets {
-		wg.Go(func() {
-			dctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			clients[i], errs[i] = shard.Dial(dctx, h.Raw(), ai)
-		})
-	}
-	wg.Wait()
-	var out []candidate
-	for i, c := range clients {
-		if errs[i] != nil {
-			log.Warn("peer unreachable", "peer", targets[i].ID, "err", errs[i])
-			notes = append(notes, fmt.Sprintf("%s unreachable: %v", targets[i].ID, errs[i]))
-			continue
-		}
-		cand, note := usable(c, m, hash, opts)
-		if note != "" {
-			log.Warn("peer not used", "peer", c.Peer(), "why", note)
-			notes = append(notes, fmt.Sprintf("%s %s", c.Peer(), note))
-			continue
-		}
-		out = append(out, candidate{client: c, cand: cand})
-	}
-	return out, notes
-}
-
-// usable turns a server's Info into a route candidate for the model, or says
-// why it cannot be used.
-func usable(c *shard.Client, m *model.Model, hash [32]byte, opts PipelineOptions) (route.Candidate, string) {
-	info := c.Info()
-	for _, mi := range info.Models {
-		if mi.Hash != hash {
-			continue
-		}
-		switch {
-		case mi.NumLayers != m.NumLayers || mi.Dim != m.Dim || mi.Vocab != m.Vocab:
-			return route.Candidate{}, fmt.Sprintf("describes the model as %d layers × %d, vocab %d", mi.NumLayers, mi.Dim, mi.Vocab)
-		case !info.Accepting:
-			return route.Candidate{}, "is not accepting sessions"
-		case info.Price.PerKiloUnit > 0 && opts.Signer == nil:
-			return route.Candidate{}, fmt.Sprintf("charges %d per 1000 units and no wallet key signs receipts", info.Price.PerKiloUnit)
-		case info.Price.PerKiloUnit > 0 && (info.Price.Mint != opts.MaxPrice.Mint || info.Price.PerKiloUnit > opts.MaxPrice.PerKiloUnit):
-			return route.Candidate{}, fmt.Sprintf("charges %d per 1000 units, above the %d accepted", info.Price.PerKiloUnit, opts.MaxPrice.PerKiloUnit)
-		}
-		load := 0.0
-		if info.MaxSessions > 0 {
-			load = min(1, float64(info.Sessions)/float64(info.MaxSessions))
-		}
-		return route.Candidate{Peer: c.Peer().String(), Range: route.Range{From: mi.From, To: mi.To}, Latency: c.RTT(),
-			TokPerSec: float64(mi.TokPerSec), Price: info.Price.PerKiloUnit, Load: load}, ""
-	}
-	return route.Candidate{}, fmt.Sprintf("does not serve model %x", hash[:8])
-}
-
-// ModelHash returns the sha256 of the file at path: the model's identity on
-// the network. The result is cached in cacheDir (default: the user cache
-// directory's hearth/model-hashes) in a small file named after the path and
-// keyed by the file's size and modification time, so a multi-gigabyte model
-// is hashed once, not at every start.
-func ModelHash(path, cacheDir string) ([32]byte, error) {
-	var sum [32]byte
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return sum, fmt.Errorf("model hash: %w", err)
-	}
-	st, err := os.Stat(abs)
-	if err != nil {
-		return sum, fmt.Errorf("model hash: %w", err)
-	}
-	if cacheDir == "" {
-		if d, err := os.UserCacheDir(); err == nil {
-			cacheDir = filepath.Join(d, "hearth", "model-hashes")
-		}
-	}
-	key := fmt.Sprintf("v1 %d %d", st.Size(), st.ModTime().UnixNano())
-	var side string
-	if cacheDir != "" {
-		name := sha256.Sum256([]byte(abs))
-		side = filepath.Join(cacheDir, hex.EncodeToString(name[:16])+".sha256")
-		if b, err := os.ReadFile(side); err == nil {
-			if k, h, ok := strings.Cut(strings.TrimSpace(string(b)), " sha256="); ok && k == key {
-				if d, err := hex.DecodeString(h); err == nil && len(d) == len(sum) {
-					copy(sum[:], d)
-					return sum, nil
-				}
-			}
-		}
-	}
-	f, err := os.Open(abs)
-	if err != nil {
-		return sum, fmt.Errorf("model hash: %w", err)
-	}
-	defer f.Close()
-	hh := sha256.New()
-	if _, err := io.Copy(hh, f); err != nil {
-		return sum, fmt.Errorf("model hash: %w", err)
-	}
-	copy(sum[:], hh.Sum(nil))
-	if side != "" {
-		writeSidecar(side, key+" sha256="+hex.EncodeToString(sum[:])+"\n")
-	}
-	return sum, nil
-}
-
-// writeSidecar writes a cache file atomically; failing to cache only costs
-// a re-hash next time, so errors are dropped.
-func writeSidecar(path, content string) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".hash-*")
-	if err != nil {
-		return
-	}
-	_, werr := tmp.WriteString(content)
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil || os.Rename(tmp.Name(), path) != nil {
-		os.Remove(tmp.Name())
-	}
+// held is the range of layers the local model file holds.
+func (b *builder) held() route.Range {
+	return route.Range{From: b.lm.Model.HeldFrom, To: b.lm.Model.HeldTo}
 }

@@ -121,12 +121,20 @@ func TestModelHash(t *testing.T) {
 
 // provider is a shard server on its own loopback host.
 type provider struct {
-	h   *p2p.Host
-	srv *shard.Server
-	lm  *LocalModel
+	h    *p2p.Host
+	srv  *shard.Server
+	lm   *LocalModel
+	stop func() // stops the server (open sessions are told it is shutting down)
 }
 
 func startProvider(t *testing.T, modelFile string, from, to int, mutate func(*shard.Config)) *provider {
+	t.Helper()
+	return startProviderWith(t, modelFile, from, to, mutate, nil)
+}
+
+// startProviderWith serves layers [from,to) of a model, its backend
+// wrapped by wrap when not nil.
+func startProviderWith(t *testing.T, modelFile string, from, to int, mutate func(*shard.Config), wrap func(*shard.ModelBackend) shard.Backend) *provider {
 	t.Helper()
 	lm, err := OpenModel(pipelineModelPath(t, modelFile), 1)
 	if err != nil {
@@ -146,14 +154,19 @@ func startProvider(t *testing.T, modelFile string, from, to int, mutate func(*sh
 		mutate(&cfg)
 	}
 	h := p2ptest.NewHost(t, nil)
-	srv, err := shard.NewServer(h.Raw(), cfg, nil, p2ptest.Logger(t, slog.LevelWarn), be)
+	var backend shard.Backend = be
+	if wrap != nil {
+		backend = wrap(be)
+	}
+	srv, err := shard.NewServer(h.Raw(), cfg, nil, p2ptest.Logger(t, slog.LevelWarn), backend)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
 	p2ptest.Eventually(t, 5*time.Second, "serving", func() bool {
 		for _, p := range h.Raw().Mux().Protocols() {
 			if p == shard.ProtocolID {
@@ -162,7 +175,7 @@ func startProvider(t *testing.T, modelFile string, from, to int, mutate func(*sh
 		}
 		return false
 	})
-	return &provider{h: h, srv: srv, lm: lm}
+	return &provider{h: h, srv: srv, lm: lm, stop: stop}
 }
 
 func (p *provider) addr() string { return p.h.Addrs()[0].String() }
@@ -301,7 +314,7 @@ func TestBuildPipelineFailsOverAtOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lm.Close()
-	p, err := buildPipeline(t, lm, []LayerRange{{From: 0, To: 1}}, PipelineOptions{Peers: []string{full.addr(), spare.addr()}})
+	p, err := buildPipeline(t, lm, []LayerRange{{From: 0, To: 1}}, PipelineOptions{Peers: []string{full.addr(), spare.addr()}, NoSpread: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -26,10 +27,12 @@ var ErrProtocol = errors.New("shard protocol violation")
 // infoMaxFrame is the largest Info (or OpenOK) a client reads.
 const infoMaxFrame = 1 << 20
 
-// Client talks to one shard server.
+// Client talks to one shard server. It is safe for concurrent use.
 type Client struct {
 	h    host.Host
 	peer peer.ID
+
+	mu   sync.Mutex // guards info and rtt
 	info Info
 	rtt  time.Duration
 }
@@ -67,10 +70,24 @@ func Dial(ctx context.Context, h host.Host, ai peer.AddrInfo) (*Client, error) {
 func (c *Client) Peer() peer.ID { return c.peer }
 
 // Info is the server's Info as last fetched.
-func (c *Client) Info() Info { return c.info }
+func (c *Client) Info() Info {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.info
+}
 
 // RTT is the round trip of the last Info query (hello → info).
-func (c *Client) RTT() time.Duration { return c.rtt }
+func (c *Client) RTT() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rtt
+}
+
+func (c *Client) setInfo(info Info) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.info = info
+}
 
 // Refresh fetches the server's Info again.
 func (c *Client) Refresh(ctx context.Context) (Info, error) {
@@ -83,7 +100,7 @@ func (c *Client) Refresh(ctx context.Context) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("shard info from %s: %w", c.peer, err)
 	}
-	c.info = info
+	c.setInfo(info)
 	return info, nil
 }
 
@@ -116,7 +133,9 @@ func (c *Client) handshake(ctx context.Context) (network.Stream, *conn, Info, er
 		}
 		return fail(fmt.Errorf("%w: %s instead of info", ErrProtocol, m.Type()))
 	}
+	c.mu.Lock()
 	c.rtt = time.Since(start)
+	c.mu.Unlock()
 	return st, cn, info, nil
 }
 
@@ -164,7 +183,7 @@ func (c *Client) OpenSession(ctx context.Context, cfg SessionConfig) (*RemoteSta
 	if err != nil {
 		return nil, err
 	}
-	c.info = info
+	c.setInfo(info)
 	stop := context.AfterFunc(ctx, func() { st.SetDeadline(time.Now()) })
 	fail := func(err error) (*RemoteStage, error) {
 		stop()
@@ -206,7 +225,8 @@ func (c *Client) OpenSession(ctx context.Context, cfg SessionConfig) (*RemoteSta
 func (c *Client) checkSession(cfg SessionConfig) (ModelInfo, error) {
 	var mi ModelInfo
 	found := false
-	for _, m := range c.info.Models {
+	info := c.Info()
+	for _, m := range info.Models {
 		if m.Hash == cfg.Model {
 			mi, found = m, true
 		}
@@ -219,7 +239,7 @@ func (c *Client) checkSession(cfg SessionConfig) (ModelInfo, error) {
 	case cfg.DType != F32 && cfg.DType != F16:
 		return mi, fmt.Errorf("open session: wire dtype %s", cfg.DType)
 	}
-	if p := c.info.Price; p.PerKiloUnit > 0 {
+	if p := info.Price; p.PerKiloUnit > 0 {
 		if p.Mint != cfg.MaxPrice.Mint || p.PerKiloUnit > cfg.MaxPrice.PerKiloUnit {
 			return mi, fmt.Errorf("%w: %s charges %d per 1000 units of %s, above the accepted %d",
 				ErrPaymentRequired, c.peer, p.PerKiloUnit, mintName(p), cfg.MaxPrice.PerKiloUnit)
