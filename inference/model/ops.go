@@ -32,7 +32,7 @@ func softmax(x []float32) {
 	}
 	var sum float64
 	for i, v := range x {
-		e := float32(math.Exp(float64(v - maxv)))
+		e := float32(exp(float64(v - maxv)))
 		x[i] = e
 		sum += float64(e)
 	}
@@ -42,11 +42,59 @@ func softmax(x []float32) {
 	}
 }
 
+// exp is e^x, computed the same way on every CPU. (math.Exp is not: on
+// amd64 it uses fused multiply-adds when the CPU has FMA, so its last bit
+// depends on the machine, and a peer's hidden states could not be checked
+// by another peer.) It is Go's portable algorithm (math/exp.go, from
+// FreeBSD's e_exp.c, error < 1 ulp) with every product rounded before it is
+// added, so no compiler may fuse them either.
+func exp(x float64) float64 {
+	const (
+		ln2Hi = 6.93147180369123816490e-01
+		ln2Lo = 1.90821492927058770002e-10
+		log2e = 1.44269504088896338700e+00
+
+		overflow  = 7.09782712893383973096e+02
+		underflow = -7.45133219101941108420e+02
+		nearZero  = 1.0 / (1 << 28)
+
+		p1 = 1.66666666666666657415e-01
+		p2 = -2.77777777770155933842e-03
+		p3 = 6.61375632143793436117e-05
+		p4 = -1.65339022054652515390e-06
+		p5 = 4.13813679705723846039e-08
+	)
+	switch {
+	case x != x:
+		return x
+	case x > overflow:
+		return math.Inf(1)
+	case x < underflow:
+		return 0
+	case -nearZero < x && x < nearZero:
+		return 1 + x
+	}
+	var k int
+	switch {
+	case x < 0:
+		k = int(float64(log2e*x) - 0.5)
+	case x > 0:
+		k = int(float64(log2e*x) + 0.5)
+	}
+	hi := x - float64(float64(k)*ln2Hi)
+	lo := float64(k) * ln2Lo
+	r := hi - lo
+	t := float64(r * r)
+	c := r - float64(t*(p1+float64(t*(p2+float64(t*(p3+float64(t*(p4+float64(t*p5)))))))))
+	y := 1 - ((lo - float64(r*c)/(2-c)) - hi)
+	return math.Ldexp(y, k)
+}
+
 // swiglu sets g = silu(g) * u.
 func swiglu(g, u []float32) {
 	u = u[:len(g)]
 	for i, v := range g {
-		silu := v / float32(1+math.Exp(float64(-v)))
+		silu := v / float32(1+exp(float64(-v)))
 		g[i] = silu * u[i]
 	}
 }
