@@ -54,6 +54,7 @@ type qvec struct {
 type qbuf struct {
 	qs, qt          []int8 // qt: qs by transposeGroups, when a kernel reads it
 	kpack           []byte // Q8_K by token blocks (packK), when a kernel reads it
+	qpack           []byte // Q8_0/Q8_1 by token blocks (packQ), when a kernel reads it
 	d, s            []float32
 	sum, bsum       []int32
 	bsum16          []int16

@@ -64,10 +64,20 @@ type kernel struct {
 	// if mtileOne) that reads the activations transposed (tileArgs.qt).
 	mtile    func(a *tileArgs)
 	mtileOne bool
+	// ptile, if set, is a tile kernel for ptileMin or more tokens that
+	// reads the activations packed by blocks of eight tokens
+	// (tileArgs.qpack or kpack; a partial block is padded).
+	ptile    func(a *tileArgs)
+	ptileMin int
 }
 
+// usesPTile reports whether a call with n tokens runs k's ptile.
+func (k *kernel) usesPTile(n int) bool { return k.ptile != nil && n >= k.ptileMin }
+
 // usesMTile reports whether a call with n tokens runs k's mtile.
-func (k *kernel) usesMTile(n int) bool { return k.mtile != nil && (n > 1 || k.mtileOne) }
+func (k *kernel) usesMTile(n int) bool {
+	return k.mtile != nil && (n > 1 || k.mtileOne) && !k.usesPTile(n)
+}
 
 // kernelTier is a complete kernel set: the portable Go kernels, or an
 // assembly tier for a CPU feature level (simd_amd64.go).

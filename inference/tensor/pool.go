@@ -219,7 +219,7 @@ func (p *Pool) work(id int) {
 		case jobQuantize:
 			p.quantizeToken(c)
 		case jobPack:
-			p.buf.packK(c)
+			p.packBlock(c)
 		case jobDot:
 			p.dotChunk(c, id)
 		case jobParallel:
@@ -346,11 +346,8 @@ func (p *Pool) quantizeAll(f actFormat, cols int, parallel bool) {
 		return
 	}
 	p.buf.qt = p.buf.qt[:0]
-	for _, k := range j.k {
-		if k.usesMTile(j.n) && k.act == f && f != actQ8K {
-			p.buf.qt = grow(p.buf.qt, j.n*cols)
-			break
-		}
+	if p.wants(f, (*kernel).usesMTile) {
+		p.buf.qt = grow(p.buf.qt, j.n*cols)
 	}
 	j.kind, j.quant = jobQuantize, f
 	if j.n > 1 && parallel {
@@ -361,19 +358,39 @@ func (p *Pool) quantizeAll(f actFormat, cols int, parallel bool) {
 			p.quantizeToken(t)
 		}
 	}
-	if f != actQ8K || !slices.ContainsFunc(j.k, func(k *kernel) bool { return k.act == f && k.usesMTile(j.n) }) {
-		p.buf.kpack = p.buf.kpack[:0]
+	p.buf.kpack, p.buf.qpack = p.buf.kpack[:0], p.buf.qpack[:0]
+	if !p.wants(f, (*kernel).usesPTile) {
 		return
 	}
 	blocks := (j.n + 7) / 8
-	p.buf.kpack = grow(p.buf.kpack, blocks*p.buf.blocks*kpackBytes)
+	if f == actQ8K {
+		p.buf.kpack = grow(p.buf.kpack, blocks*p.buf.blocks*kpackBytes)
+	} else {
+		p.buf.qpack = grow(p.buf.qpack, blocks*(p.buf.blocks/8)*qpackBytes)
+	}
 	j.kind = jobPack
 	if parallel && blocks > 1 {
 		p.run(blocks)
 		return
 	}
 	for tb := range blocks {
+		p.packBlock(tb)
+	}
+}
+
+// wants reports whether a matrix of the job with activation format f runs
+// the kernel use selects for the job's token count.
+func (p *Pool) wants(f actFormat, use func(*kernel, int) bool) bool {
+	j := &p.job
+	return slices.ContainsFunc(j.k, func(k *kernel) bool { return k.act == f && use(k, j.n) })
+}
+
+// packBlock packs token block tb of the activations for the packed kernels.
+func (p *Pool) packBlock(tb int) {
+	if p.buf.format == actQ8K {
 		p.buf.packK(tb)
+	} else {
+		p.buf.packQ(tb)
 	}
 }
 
@@ -384,7 +401,7 @@ func (p *Pool) quantizeToken(t int) {
 	swar, transposed := false, false
 	for _, k := range j.k {
 		swar = swar || k.swar && k.act == j.quant
-		transposed = transposed || k.usesMTile(j.n) && k.act == j.quant && j.quant != actQ8K
+		transposed = transposed || k.usesMTile(j.n) && k.act == j.quant
 	}
 	p.acts[t].quantize(j.quant, j.x[t*cols:(t+1)*cols], swar)
 	if transposed {
@@ -439,7 +456,10 @@ func (p *Pool) dotChunk(c, id int) {
 	if k.tile != nil && (w.Cols/k.act.blockLen())%k.tileGroup == 0 {
 		ta := &p.ws[id].tile
 		tile := k.tile
-		if k.usesMTile(j.n) {
+		switch {
+		case k.usesPTile(j.n):
+			tile = k.ptile
+		case k.usesMTile(j.n):
 			tile = k.mtile
 		}
 		for t0 := 0; t0 < j.n; t0 += tileTokens {

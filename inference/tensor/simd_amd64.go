@@ -89,6 +89,15 @@ func q4_1MTileVNNI(a *tileArgs)
 //go:noescape
 func q4KMTileVNNI(a *tileArgs)
 
+//go:noescape
+func q8_0PTileVNNI(a *tileArgs)
+
+//go:noescape
+func q4_0PTileVNNI(a *tileArgs)
+
+//go:noescape
+func q4_1PTileVNNI(a *tileArgs)
+
 // f32Body adds the whole 16-element groups of a·b to acc (DotF32's body).
 func f32Body(acc *[16]float32, a, b []float32) {
 	if hasAVX2 && len(a) >= 16 {
@@ -250,12 +259,16 @@ func asmKernels(vnni bool) map[Type]*kernel {
 		// are unpacked four blocks at a time); Q8_0's does not.
 		ks[Q4_0].mtileOne = true
 		ks[Q4_1].mtileOne = true
+		// From eight tokens on, the packed eight-token kernels.
+		ks[Q8_0].ptile, ks[Q8_0].ptileMin = q8_0PTileVNNI, 8
+		ks[Q4_0].ptile, ks[Q4_0].ptileMin = q4_0PTileVNNI, 8
+		ks[Q4_1].ptile, ks[Q4_1].ptileMin = q4_1PTileVNNI, 8
 	}
 	for _, t := range []Type{Q2_K, Q3_K, Q4_K, Q5_K, Q6_K} {
 		ks[t] = &kernel{act: actQ8K, qdot: kquantAsm(t, vnni), tile: tile32(t, vnni), tileGroup: 1}
 	}
 	if vnni {
-		ks[Q4_K].mtile = q4KMTileVNNI
+		ks[Q4_K].ptile, ks[Q4_K].ptileMin = q4KMTileVNNI, 2
 	}
 	return ks
 }

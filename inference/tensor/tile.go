@@ -16,6 +16,7 @@ type tileArgs struct {
 	qs        *int8    // token 0's quants
 	qt        *int8    // token 0's quants transposed by groups of eight blocks (transposeGroups)
 	kpack     *byte    // token block 0 of the packed Q8_K activations (packK)
+	qpack     *byte    // token block 0 of the packed Q8_0/Q8_1 activations (packQ)
 	d, s      *float32 // token 0's per-block scales (and Q8_1 s)
 	sum       *int32   // token 0's per-block Σq (Q8_0/Q8_1)
 	bsum      *int16   // token 0's Σq per 16 (Q8_K)
@@ -38,6 +39,9 @@ func (a *tileArgs) setActs(b *qbuf, t int) {
 	}
 	if len(b.kpack) > 0 {
 		a.kpack = &b.kpack[t/8*nb*kpackBytes]
+	}
+	if len(b.qpack) > 0 {
+		a.qpack = &b.qpack[t/8*(nb/8)*qpackBytes]
 	}
 	a.bsum = &b.bsum16[t*c/16]
 	a.qsStride, a.bStride, a.bsStride = c, 4*nb, 2*(c/16)
@@ -85,6 +89,42 @@ func (b *qbuf) packK(tb int) {
 				binary.LittleEndian.PutUint32(out[8*QK_K+32*t+4*j:], uint32(bs[2*j]+bs[2*j+1]))
 			}
 			binary.LittleEndian.PutUint32(out[8*QK_K+256+4*t:], math.Float32bits(b.d[tok*nb+sb]))
+		}
+	}
+}
+
+// qpackBytes is the size of one token block's group of eight blocks in
+// packQ's layout: eight tokens' transposed quants (256 bytes each), their
+// eight scales (float32), and their eight -Σq (Q8_0, int32) or s (Q8_1,
+// float32).
+const qpackBytes = 8*256 + 8*8*4 + 8*8*4
+
+// packQ lays out token block tb of the Q8_0/Q8_1 activations in b for the
+// eight-token kernels: per group of eight blocks, qpackBytes as described
+// there. Tokens past b.n are zeros. A trailing partial group is left out.
+func (b *qbuf) packQ(tb int) {
+	groups := b.blocks / 8
+	for g := range groups {
+		out := b.qpack[(tb*groups+g)*qpackBytes : (tb*groups+g+1)*qpackBytes]
+		for t := range 8 {
+			tok := 8*tb + t
+			if tok >= b.n {
+				clear(out[256*t : 256*(t+1)])
+				clear(out[2048+32*t : 2048+32*(t+1)])
+				clear(out[2304+32*t : 2304+32*(t+1)])
+				continue
+			}
+			q := b.qs[tok*b.cols+256*g : tok*b.cols+256*(g+1)]
+			transposeGroups(unsafe.Slice((*int8)(unsafe.Pointer(&out[256*t])), 256), q)
+			for i := range 8 {
+				blk := tok*b.blocks + 8*g + i
+				binary.LittleEndian.PutUint32(out[2048+32*t+4*i:], math.Float32bits(b.d[blk]))
+				third := uint32(-b.sum[blk])
+				if b.format == actQ8_1 {
+					third = math.Float32bits(b.s[blk])
+				}
+				binary.LittleEndian.PutUint32(out[2304+32*t+4*i:], third)
+			}
 		}
 	}
 }
