@@ -37,3 +37,17 @@ func TestExp(t *testing.T) {
 		t.Error("exp(NaN) is not NaN")
 	}
 }
+
+// TestExpScaling: the power-of-two fast path gives exactly what Ldexp
+// gives, across the whole range, subnormal results included.
+func TestExpScaling(t *testing.T) {
+	for x := -745.0; x <= 709.7; x += 1.0 / 64 {
+		if math.Abs(x) < 1.0/(1<<28) {
+			continue
+		}
+		y, k := expParts(x)
+		if got, want := exp(x), math.Ldexp(y, k); got != want {
+			t.Fatalf("exp(%v) = %v, Ldexp(%v, %d) = %v", x, got, y, k, want)
+		}
+	}
+}

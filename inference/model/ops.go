@@ -50,19 +50,9 @@ func softmax(x []float32) {
 // added, so no compiler may fuse them either.
 func exp(x float64) float64 {
 	const (
-		ln2Hi = 6.93147180369123816490e-01
-		ln2Lo = 1.90821492927058770002e-10
-		log2e = 1.44269504088896338700e+00
-
 		overflow  = 7.09782712893383973096e+02
 		underflow = -7.45133219101941108420e+02
 		nearZero  = 1.0 / (1 << 28)
-
-		p1 = 1.66666666666666657415e-01
-		p2 = -2.77777777770155933842e-03
-		p3 = 6.61375632143793436117e-05
-		p4 = -1.65339022054652515390e-06
-		p5 = 4.13813679705723846039e-08
 	)
 	switch {
 	case x != x:
@@ -74,7 +64,28 @@ func exp(x float64) float64 {
 	case -nearZero < x && x < nearZero:
 		return 1 + x
 	}
-	var k int
+	y, k := expParts(x)
+	if -1021 <= k && k <= 1022 {
+		// y·2^k is normal, so multiplying by the power of two is exact:
+		// the same value as Ldexp, without its special cases.
+		return y * math.Float64frombits(uint64(k+1023)<<52)
+	}
+	return math.Ldexp(y, k)
+}
+
+// expParts splits e^x = y·2^k for x in exp's ordinary range.
+func expParts(x float64) (y float64, k int) {
+	const (
+		ln2Hi = 6.93147180369123816490e-01
+		ln2Lo = 1.90821492927058770002e-10
+		log2e = 1.44269504088896338700e+00
+
+		p1 = 1.66666666666666657415e-01
+		p2 = -2.77777777770155933842e-03
+		p3 = 6.61375632143793436117e-05
+		p4 = -1.65339022054652515390e-06
+		p5 = 4.13813679705723846039e-08
+	)
 	switch {
 	case x < 0:
 		k = int(float64(log2e*x) - 0.5)
@@ -86,8 +97,7 @@ func exp(x float64) float64 {
 	r := hi - lo
 	t := float64(r * r)
 	c := r - float64(t*(p1+float64(t*(p2+float64(t*(p3+float64(t*(p4+float64(t*p5)))))))))
-	y := 1 - ((lo - float64(r*c)/(2-c)) - hi)
-	return math.Ldexp(y, k)
+	return 1 - ((lo - float64(r*c)/(2-c)) - hi), k
 }
 
 // swiglu sets g = silu(g) * u.
