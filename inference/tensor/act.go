@@ -105,7 +105,14 @@ func (b *qbuf) token(t int) qvec {
 func (v *qvec) quantize(f actFormat, x []float32, packY bool) {
 	switch f {
 	case actQ8_0, actQ8_1:
-		for b := range v.d {
+		for b := 0; b < len(v.d); b++ {
+			if useFastQuant {
+				sub := *v
+				sub.qs, sub.d, sub.s, sub.sum = v.qs[32*b:], v.d[b:], v.s[b:], v.sum[b:]
+				if b += quantQ8Fast(&sub, x[32*b:]); b == len(v.d) {
+					break
+				}
+			}
 			quantQ8Block(v, b, x[32*b:32*b+32])
 		}
 	case actQ8K:
@@ -117,6 +124,10 @@ func (v *qvec) quantize(f actFormat, x []float32, packY bool) {
 		packYWords(v.yw, v.qs)
 	}
 }
+
+// useFastQuant lets quantize use the assembly quantiser (tests turn it
+// off to compare).
+var useFastQuant = true
 
 // quantQ8Block quantises block b of a Q8_0/Q8_1 activation.
 //

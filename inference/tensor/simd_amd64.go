@@ -344,3 +344,15 @@ func addRowsFast(dst, w, rows []float32, stride int) int {
 	addRowsAVX2(&dst[0], &w[0], &rows[0], n, len(w), stride)
 	return n
 }
+
+//go:noescape
+func quantQ8AVX2(x *float32, qs *int8, d, s *float32, sum *int32, nb int) int
+
+// quantQ8Fast quantises the leading blocks of x (Q8_0/Q8_1) in assembly and
+// returns how many it did; it stops at a block with a non-finite element.
+func quantQ8Fast(v *qvec, x []float32) int {
+	if !hasAVX2 || len(v.d) == 0 {
+		return 0
+	}
+	return quantQ8AVX2(&x[0], &v.qs[0], &v.d[0], &v.s[0], &v.sum[0], len(v.d))
+}

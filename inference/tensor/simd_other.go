@@ -18,3 +18,5 @@ func dotRowsFast(dst, x, rows []float32, stride int) bool { return false }
 func addScaledFast(dst []float32, a float32, x []float32) int { return 0 }
 
 func addRowsFast(dst, w, rows []float32, stride int) int { return 0 }
+
+func quantQ8Fast(v *qvec, x []float32) int { return 0 }
