@@ -1,0 +1,543 @@
+package runtime
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/hearth-p2p/hearth/node/discovery"
+	"github.com/hearth-p2p/hearth/node/p2p"
+	"github.com/hearth-p2p/hearth/node/route"
+	"github.com/hearth-p2p/hearth/node/shard"
+	"github.com/hearth-p2p/hearth/wallet/ledger"
+)
+
+// NetworkState is what the Network view shows.
+type NetworkState struct {
+	Node     NodeState
+	Shards   []ShardState
+	Peers    []PeerUse
+	Sessions []SessionEarning
+	Samples  []NetSample // oldest first
+}
+
+// NodeState describes this machine on the network.
+type NodeState struct {
+	Online       bool // a host runs (lending, or offloading)
+	PeerID       string
+	Addrs        []string
+	Reachability string // "public", "private" or "unknown"
+	NAT          string
+	Relay        string // the relay in use, "" if none
+	Lending      bool   // the setting
+	Accepting    bool   // the node takes sessions now
+	Note         string // "starting", why lending is paused or failed
+}
+
+// ShardState is a layer range the node serves.
+type ShardState struct {
+	Model        string
+	From, To     int
+	Sessions     int
+	TokensPerSec float64 // served now
+	Price        uint64  // per 1,000 token-layers
+}
+
+// PeerUse is a peer running layers for an offloading conversation.
+type PeerUse struct {
+	PeerID    string
+	Model     string
+	From, To  int
+	LatencyMs float64
+	Trusted   bool
+}
+
+// SessionEarning is a session the node served since the desktop started.
+type SessionEarning struct {
+	Session string
+	Peer    string
+	Model   string
+	Started time.Time
+	Units   uint64 // token-layers
+	Amount  uint64 // receipted (or owed at the price), base units
+	Open    bool
+}
+
+// NetSample is one live measurement.
+type NetSample struct {
+	At        time.Time
+	InBps     float64
+	OutBps    float64
+	LatencyMs float64 // median round trip of the hops in use; 0 when none
+}
+
+// DesktopStatus is the one-line state for the tray and the status bar.
+type DesktopStatus struct {
+	Lending      bool
+	Serving      int     // sessions served now
+	PeersUsed    int     // peers running layers for conversations now
+	TokensPerSec float64 // served throughput
+	Line         string
+}
+
+const (
+	keptSamples  = 120
+	keptSessions = 50
+)
+
+// netState is lending, offloading and the live measurements.
+type netState struct {
+	mu      sync.Mutex // guards everything below
+	serving bool       // Serve runs
+
+	node      *Node
+	nodeStop  context.CancelFunc
+	nodeDone  chan struct{}
+	nodeNote  string
+	lendPath  string
+	accepting bool
+
+	consumer *consumerHost
+	pipes    map[*Pipeline]pipeUse
+	book     *route.LatencyBook
+	closedIn uint64 // bytes of closed pipelines' hops
+	closedOt uint64
+
+	samples  []NetSample
+	lastIn   uint64
+	lastOut  uint64
+	lastAt   time.Time
+	sessions map[[16]byte]*SessionEarning
+	tokens   map[[16]byte]uint64
+	rates    map[[32]byte]float64
+	settled  uint64
+	status   DesktopStatus
+}
+
+// pipeUse is an offloading conversation's pipeline.
+type pipeUse struct{ conv, model string }
+
+func (n *netState) init() {
+	n.pipes = map[*Pipeline]pipeUse{}
+	n.book = route.NewLatencyBook()
+	n.sessions = map[[16]byte]*SessionEarning{}
+	n.tokens = map[[16]byte]uint64{}
+	n.rates = map[[32]byte]float64{}
+}
+
+func (n *netState) setServing(context.Context) {
+	n.mu.Lock()
+	n.serving = true
+	n.mu.Unlock()
+}
+
+func (n *netState) isServing() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.serving
+}
+
+// registry is the offloading host's registry, nil when it does not run.
+func (n *netState) registry() *discovery.Registry {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.consumer == nil {
+		return nil
+	}
+	return n.consumer.disc.Registry()
+}
+
+func (n *netState) addPipe(p *Pipeline, u pipeUse) {
+	n.mu.Lock()
+	n.pipes[p] = u
+	n.mu.Unlock()
+}
+
+// removePipe forgets a pipeline, keeping its traffic in the totals.
+func (n *netState) removePipe(p *Pipeline) {
+	in, out, _ := pipeTraffic(p)
+	n.mu.Lock()
+	if _, ok := n.pipes[p]; ok {
+		delete(n.pipes, p)
+		n.closedIn += in
+		n.closedOt += out
+	}
+	n.mu.Unlock()
+}
+
+// peersOf counts the peers running layers for a conversation.
+func (n *netState) peersOf(conv string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	seen := map[string]bool{}
+	for p, u := range n.pipes {
+		if u.conv != conv {
+			continue
+		}
+		for _, s := range p.Route() {
+			if !s.Local {
+				seen[s.Peer] = true
+			}
+		}
+	}
+	return len(seen)
+}
+
+// pipeTraffic sums the bytes and round trips of a pipeline's remote hops.
+func pipeTraffic(p *Pipeline) (in, out uint64, rtts []float64) {
+	for _, s := range p.Route() {
+		rs, ok := s.Session.(*shard.RemoteStage)
+		if !ok {
+			continue
+		}
+		st := rs.Stats()
+		in += st.BytesIn
+		out += st.BytesOut
+		if st.RTT > 0 {
+			rtts = append(rtts, float64(st.RTT)/float64(time.Millisecond))
+		}
+	}
+	return in, out, rtts
+}
+
+func (n *netState) initSettled(l *ledger.Ledger) {
+	s := settledSOL(l)
+	n.mu.Lock()
+	n.settled = s
+	n.mu.Unlock()
+}
+
+// settledSOL is the lamports the ledger has seen settled.
+func settledSOL(l *ledger.Ledger) uint64 {
+	es, err := l.Earnings()
+	if err != nil {
+		return 0
+	}
+	for _, e := range es {
+		if e.Mint.IsZero() {
+			return e.Settled
+		}
+	}
+	return 0
+}
+
+// sampleLoop takes a live sample every SampleInterval.
+func (d *Desktop) sampleLoop(ctx context.Context) {
+	t := time.NewTicker(d.cfg.SampleInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			d.takeSample(now)
+		}
+	}
+}
+
+// takeSample measures traffic and latency, follows the served sessions and
+// payouts, and publishes what changed.
+func (d *Desktop) takeSample(now time.Time) {
+	n := &d.net
+	n.mu.Lock()
+	node := n.node
+	pipes := make([]*Pipeline, 0, len(n.pipes))
+	for p := range n.pipes {
+		pipes = append(pipes, p)
+	}
+	n.mu.Unlock()
+
+	var st shard.Stats
+	var price uint64
+	if node != nil {
+		st = node.Server().Stats()
+		price = node.cfg.Shard.Price.PerKiloUnit
+	}
+	in, out := st.Totals.BytesIn, st.Totals.BytesOut
+	var rtts []float64
+	for _, p := range pipes {
+		pi, po, r := pipeTraffic(p)
+		in, out = in+pi, out+po
+		rtts = append(rtts, r...)
+	}
+	var models map[[32]byte]string
+	if node != nil {
+		models = map[[32]byte]string{}
+		for _, sm := range node.ServedModels() {
+			models[sm.Hash] = sm.Name
+		}
+	}
+
+	n.mu.Lock()
+	in, out = in+n.closedIn, out+n.closedOt
+	sample := NetSample{At: now, LatencyMs: median(rtts)}
+	if dt := now.Sub(n.lastAt).Seconds(); !n.lastAt.IsZero() && dt > 0 {
+		sample.InBps = float64(sub0(in, n.lastIn)) / dt
+		sample.OutBps = float64(sub0(out, n.lastOut)) / dt
+	}
+	changed := n.followSessions(st.Sessions, models, price, now)
+	n.lastIn, n.lastOut, n.lastAt = in, out, now
+	n.samples = append(n.samples, sample)
+	if len(n.samples) > keptSamples {
+		n.samples = slices.Delete(n.samples, 0, len(n.samples)-keptSamples)
+	}
+	n.mu.Unlock()
+
+	if node != nil && node.Ledger() != nil {
+		d.receipted(node.Ledger())
+		d.checkPayouts(node.Ledger(), now)
+	}
+	d.publish(NetSampleTaken{Sample: sample})
+	if changed {
+		d.publish(NetworkChanged{})
+	}
+	d.publishStatus()
+}
+
+func sub0(a, b uint64) uint64 {
+	if a < b {
+		return 0
+	}
+	return a - b
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	xs = slices.Clone(xs)
+	sort.Float64s(xs)
+	if len(xs)%2 == 1 {
+		return xs[len(xs)/2]
+	}
+	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+}
+
+// followSessions updates the served sessions and per-model rates; it
+// reports whether a session opened or closed. n.mu must be held.
+func (n *netState) followSessions(open []shard.SessionStats, models map[[32]byte]string, price uint64, now time.Time) bool {
+	changed := false
+	dt := now.Sub(n.lastAt).Seconds()
+	rates := map[[32]byte]float64{}
+	live := map[[16]byte]bool{}
+	for _, s := range open {
+		live[s.ID] = true
+		rec := n.sessions[s.ID]
+		if rec == nil {
+			rec = &SessionEarning{Session: hex.EncodeToString(s.ID[:]), Peer: s.Peer.String(), Model: models[s.Model], Started: s.Opened}
+			n.sessions[s.ID] = rec
+			changed = true
+		}
+		rec.Open, rec.Units = true, s.Units
+		if price > 0 && rec.Amount < s.Units*price/1000 && s.Receipted == 0 {
+			rec.Amount = s.Units * price / 1000 // owed; replaced by the receipt once there is one
+		}
+		if prev, ok := n.tokens[s.ID]; ok && dt > 0 && !n.lastAt.IsZero() {
+			rates[s.Model] += float64(sub0(s.Tokens, prev)) / dt
+		}
+		n.tokens[s.ID] = s.Tokens
+	}
+	for id, rec := range n.sessions {
+		if rec.Open && !live[id] {
+			rec.Open = false
+			delete(n.tokens, id)
+			changed = true
+		}
+	}
+	if len(n.sessions) > keptSessions {
+		var closedIDs [][16]byte
+		for id, rec := range n.sessions {
+			if !rec.Open {
+				closedIDs = append(closedIDs, id)
+			}
+		}
+		sort.Slice(closedIDs, func(i, j int) bool {
+			return n.sessions[closedIDs[i]].Started.Before(n.sessions[closedIDs[j]].Started)
+		})
+		for _, id := range closedIDs[:min(len(closedIDs), len(n.sessions)-keptSessions)] {
+			delete(n.sessions, id)
+		}
+	}
+	n.rates = rates
+	return changed
+}
+
+// receipted fills the sessions' amounts from the receipts in the ledger.
+func (d *Desktop) receipted(l *ledger.Ledger) {
+	n := &d.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for id, rec := range n.sessions {
+		if r, err := l.Receipted(id); err == nil {
+			rec.Amount = r.Amount
+		}
+	}
+}
+
+// checkPayouts publishes the settlements the ledger saw since last time.
+func (d *Desktop) checkPayouts(l *ledger.Ledger, now time.Time) {
+	s := settledSOL(l)
+	n := &d.net
+	n.mu.Lock()
+	prev := n.settled
+	n.settled = max(s, prev)
+	n.mu.Unlock()
+	if s <= prev {
+		return
+	}
+	d.publish(PayoutReceived{Transfer: Transfer{Time: now, Kind: TransferPayout, Symbol: "SOL", Amount: s - prev,
+		Decimals: 9, Confirmed: true, Memo: "settlement of served shards"}})
+	d.publish(WalletChanged{})
+}
+
+// Network reports the node, what it serves, the peers conversations use,
+// the sessions served and the recent samples.
+func (d *Desktop) Network(ctx context.Context) (NetworkState, error) {
+	s := d.Settings()
+	trusted := map[string]bool{}
+	for _, p := range s.TrustedPeers {
+		trusted[p] = true
+	}
+	n := &d.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ns := NetworkState{Node: NodeState{Lending: s.Lending, Accepting: n.accepting, Note: n.nodeNote},
+		Samples: slices.Clone(n.samples)}
+	switch {
+	case n.node != nil:
+		n.describeHost(&ns.Node, n.node.Host().ID().String(), n.node.Host().Addrs(), n.node.Host().Reachability(), relayOf(n.node.Host()))
+		st := n.node.Server().Stats()
+		for _, sm := range n.node.ServedModels() {
+			sh := ShardState{Model: sm.Name, From: sm.From, To: sm.To, TokensPerSec: n.rates[sm.Hash], Price: n.node.cfg.Shard.Price.PerKiloUnit}
+			for _, ss := range st.Sessions {
+				if ss.Model == sm.Hash {
+					sh.Sessions++
+				}
+			}
+			ns.Shards = append(ns.Shards, sh)
+		}
+	case n.consumer != nil:
+		h := n.consumer.h
+		n.describeHost(&ns.Node, h.ID().String(), h.Addrs(), h.Reachability(), relayOf(h))
+	}
+	for p, u := range n.pipes {
+		for _, seg := range p.Route() {
+			if seg.Local {
+				continue
+			}
+			pu := PeerUse{PeerID: seg.Peer, Model: u.model, From: seg.From, To: seg.To, Trusted: trusted[seg.Peer]}
+			if rs, ok := seg.Session.(*shard.RemoteStage); ok {
+				pu.LatencyMs = float64(rs.Stats().RTT) / float64(time.Millisecond)
+			} else if rtt, ok := n.book.Latency(seg.Peer); ok {
+				pu.LatencyMs = float64(rtt) / float64(time.Millisecond)
+			}
+			ns.Peers = append(ns.Peers, pu)
+		}
+	}
+	for _, rec := range n.sessions {
+		ns.Sessions = append(ns.Sessions, *rec)
+	}
+	sort.Slice(ns.Sessions, func(i, j int) bool { return ns.Sessions[i].Started.After(ns.Sessions[j].Started) })
+	return ns, ctx.Err()
+}
+
+// describeHost fills a host's identity and reachability.
+func (n *netState) describeHost(ns *NodeState, id string, addrs []ma.Multiaddr, r network.Reachability, relay string) {
+	ns.Online, ns.PeerID, ns.Relay = true, id, relay
+	for _, a := range addrs {
+		ns.Addrs = append(ns.Addrs, a.String())
+	}
+	switch r {
+	case network.ReachabilityPublic:
+		ns.Reachability, ns.NAT = "public", "directly reachable"
+	case network.ReachabilityPrivate:
+		ns.Reachability, ns.NAT = "private", "behind NAT"
+		if relay != "" {
+			ns.NAT = "behind NAT, reached through a relay"
+		}
+	default:
+		ns.Reachability = "unknown"
+	}
+}
+
+// relayOf names the relay a host holds a reservation on, "" if none.
+func relayOf(h *p2p.Host) string {
+	if rs := h.Reservations(); len(rs) > 0 {
+		return rs[0].Relay.String()
+	}
+	return ""
+}
+
+// Status is the one-line state for the tray and the status bar.
+func (d *Desktop) Status() DesktopStatus {
+	s := d.Settings()
+	n := &d.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.statusLocked(s.Lending)
+}
+
+func (n *netState) statusLocked(lending bool) DesktopStatus {
+	st := DesktopStatus{Lending: lending}
+	for _, rec := range n.sessions {
+		if rec.Open {
+			st.Serving++
+		}
+	}
+	for _, r := range n.rates {
+		st.TokensPerSec += r
+	}
+	peers := map[string]bool{}
+	for p := range n.pipes {
+		for _, seg := range p.Route() {
+			if !seg.Local {
+				peers[seg.Peer] = true
+			}
+		}
+	}
+	st.PeersUsed = len(peers)
+	var parts []string
+	switch {
+	case !lending:
+		parts = append(parts, "Lending off")
+	case n.node == nil && n.nodeNote != "":
+		parts = append(parts, "Lending: "+n.nodeNote)
+	case n.node == nil:
+		parts = append(parts, "Lending: not running")
+	case !n.accepting && n.nodeNote != "":
+		parts = append(parts, "Lending "+n.nodeNote)
+	case !n.accepting:
+		parts = append(parts, "Lending: waiting for the machine to be idle")
+	default:
+		parts = append(parts, fmt.Sprintf("Lending · %d sessions · %.1f tok/s served", st.Serving, st.TokensPerSec))
+	}
+	if st.PeersUsed > 0 {
+		parts = append(parts, fmt.Sprintf("%d peers run layers for your chats", st.PeersUsed))
+	} else {
+		parts = append(parts, "chat is local")
+	}
+	st.Line = strings.Join(parts, " · ")
+	return st
+}
+
+// publishStatus publishes the status when it changed.
+func (d *Desktop) publishStatus() {
+	s := d.Settings()
+	n := &d.net
+	n.mu.Lock()
+	st := n.statusLocked(s.Lending)
+	changed := st != n.status
+	n.status = st
+	n.mu.Unlock()
+	if changed {
+		d.publish(StatusChanged{Status: st})
+	}
+}
