@@ -89,8 +89,16 @@ type FailoverConfig struct {
 	Book *LatencyBook
 	// Deadline is the template of each hop's stall detector.
 	Deadline Deadline
-	// MaxAttempts bounds the re-plans of one failover (default 4).
+	// MaxAttempts bounds the re-plans of one failover before it waits for
+	// providers (default 4).
 	MaxAttempts int
+	// Patience is how long a failover keeps looking, with backoff, when no
+	// provider can take over yet (providers restarting, joining); 0 gives
+	// up after MaxAttempts.
+	Patience time.Duration
+	// Exclude is how long a provider that failed a chain is left out of its
+	// re-plans (default 1 minute; a restarted provider comes back after it).
+	Exclude time.Duration
 	// OpenTimeout bounds opening one replacement session (default 10 s).
 	OpenTimeout time.Duration
 	// Rand, when set, spreads replacements over near-equal providers
@@ -188,6 +196,9 @@ func NewFailoverChain(cfg FailoverConfig, segs []Segment) (*FailoverChain, error
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 4
+	}
+	if cfg.Exclude <= 0 {
+		cfg.Exclude = time.Minute
 	}
 	if cfg.OpenTimeout <= 0 {
 		cfg.OpenTimeout = 10 * time.Second

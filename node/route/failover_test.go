@@ -527,3 +527,37 @@ func TestNewFailoverChainChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestFailoverWaitsForProviders: when nobody can take over, a failover
+// with patience keeps looking until a provider appears.
+func TestFailoverWaitsForProviders(t *testing.T) {
+	m, pool := openModel(t)
+	sw := swarm{}
+	a := sw.add(m, pool, "A", 0, 5)
+	a.dieAt = 6
+	late := sw.add(m, pool, "late", 0, 5)
+	var died time.Time
+	var mu sync.Mutex
+	find := func(context.Context) ([]Candidate, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if died.IsZero() {
+			died = time.Now()
+		}
+		if time.Since(died) < 300*time.Millisecond {
+			return nil, nil
+		}
+		return cands(late), nil
+	}
+	var events []Event
+	c := newChain(t, m, pool, sw, FailoverConfig{Find: find, Patience: 5 * time.Second, OnEvent: func(e Event) { events = append(events, e) }},
+		[]Segment{{Range: Range{0, 5}, Peer: "A"}})
+	want := reference(t, m, pool, 12)
+	got, err := generate(t, c, 12)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("ids %v, %v", got, err)
+	}
+	if len(events) != 1 || events[0].Err != nil || events[0].Recovery < 300*time.Millisecond || events[0].To[0] != "late" {
+		t.Fatalf("events %+v", events)
+	}
+}

@@ -8,11 +8,6 @@ import (
 	"time"
 )
 
-// excludeFor is how long a provider that failed a chain is left out of its
-// re-plans (a restarted provider comes back after it; a cheater is banned
-// by the auditor instead).
-const excludeFor = time.Minute
-
 // failure describes why a hop's provider is being replaced.
 type failure struct {
 	from    string
@@ -45,16 +40,33 @@ func (c *FailoverChain) failover(ctx context.Context, i, pos, n int, f failure) 
 		Faulty: f.faulty, Detect: f.detect, Replayed: total}
 	c.log.Info("provider failed", "layers", s.Range, "peer", s.Peer, "stalled", f.stalled, "faulty", f.faulty, "err", f.cause)
 	var errs []error
-	for attempt := 0; attempt < c.cfg.MaxAttempts && ctx.Err() == nil; attempt++ {
+	backoff := 50 * time.Millisecond
+	for tries := 0; ctx.Err() == nil; {
+		if tries >= c.cfg.MaxAttempts {
+			// Nobody took over: wait for providers to come (back), within
+			// patience, and try again with a fresh lookup.
+			if time.Since(f.at)+backoff > c.cfg.Patience {
+				break
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			backoff = min(2*backoff, time.Second)
+			tries, errs = c.cfg.MaxAttempts-1, errs[:0]
+		}
+		tries++
 		// The plan's alternatives first; a fresh lookup when they are not
 		// enough or have failed.
-		hops, err := c.replan(ctx, s, attempt > 0 || c.cfg.Find == nil)
-		if err != nil && attempt == 0 && c.cfg.Find != nil {
+		lookup := tries > 1 || c.cfg.Find == nil
+		hops, err := c.replan(ctx, s, lookup)
+		if err != nil && !lookup {
 			hops, err = c.replan(ctx, s, true)
 		}
 		if err != nil {
 			errs = append(errs, err)
-			break
+			tries = c.cfg.MaxAttempts // nothing to try but waiting
+			continue
 		}
 		segs, out, err := c.takeOver(ctx, s, hops, total)
 		if err != nil {
@@ -107,7 +119,7 @@ func errText(err error) string {
 
 func (c *FailoverChain) exclude(peer string) {
 	if peer != "" {
-		c.excluded[peer] = time.Now().Add(excludeFor)
+		c.excluded[peer] = time.Now().Add(c.cfg.Exclude)
 	}
 }
 

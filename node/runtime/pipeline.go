@@ -78,6 +78,9 @@ type PipelineOptions struct {
 	// FallbackLocal lets this node run layers its model file holds when no
 	// provider is left for them.
 	FallbackLocal bool
+	// Patience is how long a failover waits for a provider to come back
+	// when none can take over (0: 10 s; negative: it fails at once).
+	Patience time.Duration
 
 	// CheckRate is the fraction of remote results re-checked (0:
 	// verify.DefaultRate, 2%; negative: none). A check runs here when the
@@ -140,7 +143,7 @@ type Pipeline struct {
 
 	chain   *route.FailoverChain
 	checker *verify.Checker
-	peers   *peerSet
+	peers   *pipelinePeers
 }
 
 // String describes the hops now running, e.g. "[0,2) local → [2,5) 12D3…".
@@ -242,7 +245,7 @@ type builder struct {
 	bans   *verify.BanList
 	rnd    *rand.Rand
 	log    *slog.Logger
-	peers  *peerSet
+	peers  *pipelinePeers
 	exec   verify.ModelExecutor
 }
 
@@ -271,6 +274,9 @@ func newBuilder(h *p2p.Host, lm *LocalModel, local []LayerRange, opts PipelineOp
 	if opts.Challenge == 0 {
 		opts.Challenge = 3
 	}
+	if opts.Patience == 0 {
+		opts.Patience = 10 * time.Second
+	}
 	if opts.Deadline.Floor == 0 && opts.Deadline.Initial == 0 && opts.Deadline.K == 0 {
 		opts.Deadline = route.DefaultDeadline()
 	}
@@ -293,7 +299,7 @@ func newBuilder(h *p2p.Host, lm *LocalModel, local []LayerRange, opts PipelineOp
 	}
 	b := &builder{lm: lm, hash: hash, local: local, opts: opts, maxCtx: maxCtx, bans: bans, rnd: rnd, log: log,
 		exec: verify.ModelExecutor{Hash: hash, Model: lm.Model, Pool: lm.Pool}}
-	b.peers = newPeerSet(h, lm.Model, hash, opts, bans, log)
+	b.peers = newPipelinePeers(h, lm.Model, hash, opts, bans, log)
 	return b, nil
 }
 

@@ -111,6 +111,7 @@ func (b *builder) failoverConfig(chk *verify.Checker) route.FailoverConfig {
 	cfg := route.FailoverConfig{
 		NumLayers: b.lm.Model.NumLayers, Dim: b.lm.Model.Dim, MaxContext: b.maxCtx, Weights: b.opts.Weights,
 		Open: b.openRemote, Find: b.peers.find, Banned: b.bans.IsBanned, Book: b.opts.Book, Deadline: b.opts.Deadline,
+		Patience: max(b.opts.Patience, 0),
 		OnEvent: func(e route.Event) { b.emit(PipelineEvent{Failover: &e}) },
 		Logger:  b.opts.Logger,
 	}

@@ -18,9 +18,9 @@ import (
 	"github.com/hearth-p2p/hearth/node/verify"
 )
 
-// peerSet is the providers a pipeline knows: a shard client per reachable
+// pipelinePeers is the providers a pipeline knows: a shard client per reachable
 // peer, refreshed from the configured peers or discovery at each failover.
-type peerSet struct {
+type pipelinePeers struct {
 	h    *p2p.Host
 	m    *model.Model
 	hash [32]byte
@@ -42,15 +42,15 @@ type peerSet struct {
 // seconds to fail (QUIC), and the plan's alternatives are known already.
 const findWait = 250 * time.Millisecond
 
-func newPeerSet(h *p2p.Host, m *model.Model, hash [32]byte, opts PipelineOptions, bans *verify.BanList, log *slog.Logger) *peerSet {
+func newPipelinePeers(h *p2p.Host, m *model.Model, hash [32]byte, opts PipelineOptions, bans *verify.BanList, log *slog.Logger) *pipelinePeers {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &peerSet{h: h, m: m, hash: hash, opts: opts, bans: bans, log: log, clients: map[peer.ID]*shard.Client{},
+	return &pipelinePeers{h: h, m: m, hash: hash, opts: opts, bans: bans, log: log, clients: map[peer.ID]*shard.Client{},
 		ctx: ctx, cancel: cancel}
 }
 
 // targets lists the peers to reach: the configured ones, else those
 // discovery knows for the model, less this host and the banned.
-func (ps *peerSet) targets() ([]peer.AddrInfo, []string) {
+func (ps *pipelinePeers) targets() ([]peer.AddrInfo, []string) {
 	var targets []peer.AddrInfo
 	var notes []string
 	for _, a := range ps.opts.Peers {
@@ -82,7 +82,7 @@ func (ps *peerSet) targets() ([]peer.AddrInfo, []string) {
 // discover dials the targets not known yet and refreshes the others' Info,
 // concurrently; it forgets peers that no longer answer. It returns notes on
 // the peers it could not use.
-func (ps *peerSet) discover(ctx context.Context) []string {
+func (ps *pipelinePeers) discover(ctx context.Context) []string {
 	targets, notes := ps.targets()
 	clients := make([]*shard.Client, len(targets))
 	errs := make([]error, len(targets))
@@ -123,7 +123,7 @@ func (ps *peerSet) discover(ctx context.Context) []string {
 }
 
 // client returns the client of a known peer.
-func (ps *peerSet) client(id peer.ID) *shard.Client {
+func (ps *pipelinePeers) client(id peer.ID) *shard.Client {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	return ps.clients[id]
@@ -131,7 +131,7 @@ func (ps *peerSet) client(id peer.ID) *shard.Client {
 
 // candidates returns the usable known peers as route candidates, in the
 // order they were first seen.
-func (ps *peerSet) candidates() []route.Candidate {
+func (ps *pipelinePeers) candidates() []route.Candidate {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	var out []route.Candidate
@@ -150,7 +150,7 @@ func (ps *peerSet) candidates() []route.Candidate {
 // find is the route.FindFunc of failovers and checks: a fresh look at the
 // providers, waited for at most findWait (it goes on in the background and
 // serves the next call).
-func (ps *peerSet) find(ctx context.Context) ([]route.Candidate, error) {
+func (ps *pipelinePeers) find(ctx context.Context) ([]route.Candidate, error) {
 	ps.mu.Lock()
 	done := ps.looking
 	if done == nil {
@@ -211,7 +211,7 @@ func usable(c *shard.Client, m *model.Model, hash [32]byte, opts PipelineOptions
 }
 
 // close stops the discovery in flight, if any.
-func (ps *peerSet) close() {
+func (ps *pipelinePeers) close() {
 	ps.cancel()
 	ps.lookups.Wait()
 }

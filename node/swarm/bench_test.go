@@ -1,0 +1,50 @@
+package swarm
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// BenchmarkSwarm runs the default swarm (16 providers, 4 clients × 4
+// generations at once, 64 generations of 32 tokens, a provider killed every
+// 400 ms and back 800 ms later, one slow and one cheating provider) and
+// prints its figures. Run it once per case:
+//
+//	go test -run '^$' -bench Swarm -benchtime 1x ./node/swarm
+func BenchmarkSwarm(b *testing.B) {
+	cases := []struct {
+		name  string
+		model func(b *testing.B) string
+		rate  float64
+	}{
+		{"stories260K/rate=0.02", func(b *testing.B) string { return filepath.Join(modelsDir(b), "stories260K.gguf") }, 0.02},
+		{"stories260K/rate=0.25", func(b *testing.B) string { return filepath.Join(modelsDir(b), "stories260K.gguf") }, 0.25},
+		{"llama-tiny-q8_0/rate=0.02", func(b *testing.B) string { return synthModel(b, "llama-tiny-q8_0") }, 0.02},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			cfg := Default()
+			cfg.ModelPath, cfg.CheckRate = tc.model(b), tc.rate
+			var res Results
+			for i := 0; b.Loop(); i++ {
+				cfg.Seed = uint64(i + 1)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+				var err error
+				res, err = Run(ctx, cfg)
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Logf("\n%s", res)
+			b.ReportMetric(100*res.SuccessRate(), "success_%")
+			b.ReportMetric(float64(res.RecoveryQuantile(0.5).Microseconds())/1000, "recovery_p50_ms")
+			b.ReportMetric(float64(res.RecoveryQuantile(0.95).Microseconds())/1000, "recovery_p95_ms")
+			b.ReportMetric(100*res.DetectionRate(), "detect_%")
+			b.ReportMetric(res.MeanStepsToDetection(), "steps_to_detect")
+			b.ReportMetric(res.Throughput(), "tok/s")
+		})
+	}
+}
