@@ -57,7 +57,10 @@ func (b *builder) openRemote(ctx context.Context, c route.Candidate, r route.Ran
 	}
 	err = verify.ChallengeWeights(ctx, rs, b.lm.Model, r, b.opts.Challenge, rand.New(rand.NewPCG(b.rnd.Uint64(), b.rnd.Uint64())))
 	switch {
-	case err == nil || errors.Is(err, verify.ErrCannotChallenge):
+	case err == nil:
+		return rs, nil
+	case errors.Is(err, verify.ErrCannotChallenge):
+		b.log.Debug("provider used without a weight challenge", "peer", c.Peer, "layers", r, "why", err)
 		return rs, nil
 	case errors.Is(err, shard.ErrWrongWeights):
 		rs.Abort()
@@ -112,8 +115,8 @@ func (b *builder) failoverConfig(chk *verify.Checker) route.FailoverConfig {
 		NumLayers: b.lm.Model.NumLayers, Dim: b.lm.Model.Dim, MaxContext: b.maxCtx, Weights: b.opts.Weights,
 		Open: b.openRemote, Find: b.peers.find, Banned: b.bans.IsBanned, Book: b.opts.Book, Deadline: b.opts.Deadline,
 		Patience: max(b.opts.Patience, 0),
-		OnEvent: func(e route.Event) { b.emit(PipelineEvent{Failover: &e}) },
-		Logger:  b.opts.Logger,
+		OnEvent:  func(e route.Event) { b.emit(PipelineEvent{Failover: &e}) },
+		Logger:   b.opts.Logger,
 	}
 	if chk != nil {
 		cfg.Audit = chk

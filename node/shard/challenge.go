@@ -168,6 +168,10 @@ func (h *handler) answer(c Challenge) (ChallengeOK, *Error) {
 	return ok2, nil
 }
 
+// CanChallenge reports whether the provider answers weight challenges for
+// the session's model (its Info says so).
+func (r *RemoteStage) CanChallenge() bool { return r.info.Challenges }
+
 // Challenge asks the provider for the digests of c's slices; the caller
 // compares them with its own copy of the weights (see SliceDigest). A
 // failure breaks the stage.

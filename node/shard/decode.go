@@ -85,6 +85,7 @@ func decodeModelInfo(d *decoder) (ModelInfo, error) {
 		*p = d.u32int()
 	}
 	m.TokPerSec = math.Float32frombits(d.u32())
+	m.Challenges = d.bool()
 	if d.err != nil {
 		return m, d.err
 	}

@@ -33,7 +33,7 @@ func sampleMessages(t testing.TB) []Message {
 		Info{Version: Version, Backend: "cpu", Price: receipt.Price{PerKiloUnit: 7, Mint: receipt.PublicKey{9}},
 			Payout: receipt.PublicKey{8}, CreditLimit: 1000, MaxContext: 2048, MaxBatch: 512, MaxFrame: 1 << 20,
 			Accepting: true, Sessions: 1, MaxSessions: 4, Models: []ModelInfo{{Hash: [32]byte{1, 2}, Name: "stories",
-				NumLayers: 5, Dim: 64, Vocab: 512, KVDim: 32, ContextLen: 2048, From: 1, To: 5, TokPerSec: 123.5}}},
+				NumLayers: 5, Dim: 64, Vocab: 512, KVDim: 32, ContextLen: 2048, From: 1, To: 5, TokPerSec: 123.5, Challenges: true}}},
 		Open{Session: [16]byte{4}, Model: [32]byte{5}, From: 0, To: 3, MaxContext: 100,
 			Price: receipt.Price{PerKiloUnit: 10}, DType: F16, Consumer: receipt.PublicKey{6}},
 		OpenOK{MaxContext: 100, Price: receipt.Price{PerKiloUnit: 10}, Provider: receipt.PublicKey{7}, CreditLimit: 99},

@@ -107,6 +107,7 @@ type ModelInfo struct {
 	ContextLen int // the model's training context
 	From, To   int // served layers [From,To)
 	TokPerSec  float32
+	Challenges bool // the server answers weight challenges for this model
 }
 
 // Info describes a server: what it serves, at what price, and how loaded it is.
@@ -200,6 +201,7 @@ func (m ModelInfo) encode(e *encoder) {
 		e.u32(uint32(v))
 	}
 	e.u32(f32bits(m.TokPerSec))
+	e.bool(m.Challenges)
 }
 
 func (m Info) appendPayload(b []byte) []byte {

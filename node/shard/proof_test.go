@@ -172,6 +172,9 @@ func TestWeightChallenge(t *testing.T) {
 	rand.Read(nonce[:])
 	slices := []Slice{{Tensor: "blk.1.attn_q.weight", Off: 100, Len: 300}, {Tensor: "output.weight", Off: 0, Len: 4096},
 		{Tensor: "blk.4.ffn_down.weight", Off: 8, Len: 1}}
+	if !r.CanChallenge() {
+		t.Fatal("a model backend's session says it cannot be challenged")
+	}
 	got, err := r.Challenge(context.Background(), Challenge{Nonce: nonce, Slices: slices})
 	if err != nil {
 		t.Fatal(err)
@@ -274,5 +277,21 @@ func TestEncodeHelpers(t *testing.T) {
 	ids, err := DecodeTokens(EncodeTokens([]int32{1, 511}))
 	if err != nil || !bytes.Equal(EncodeTokens(ids), EncodeTokens([]int32{1, 511})) {
 		t.Fatalf("tokens %v %v", ids, err)
+	}
+}
+
+// opaqueBackend serves layers but not their weights' bytes.
+type opaqueBackend struct{ Backend }
+
+func TestChallengeNotOffered(t *testing.T) {
+	tm := openTestModel(t, stories260K)
+	srv := startServer(t, Default(), nil, opaqueBackend{tm.backend(t, 0, tm.m.NumLayers)})
+	c := dial(t, p2ptest.NewHost(t, nil), srv)
+	r := openStage(t, c, SessionConfig{Model: tm.hash, From: 1, To: tm.m.NumLayers, MaxContext: 8, DType: F32})
+	if r.CanChallenge() || c.Info().Models[0].Challenges {
+		t.Fatal("a backend without tensor bytes offers challenges")
+	}
+	if _, err := r.Challenge(context.Background(), Challenge{Slices: []Slice{{Tensor: "blk.1.attn_q.weight", Len: 4}}}); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("challenge anyway: %v", err)
 	}
 }

@@ -106,6 +106,7 @@ func NewServer(h host.Host, cfg Config, ledger meter.Ledger, logger *slog.Logger
 			return nil, fmt.Errorf("%w: backend %q: layers [%d,%d) of %d, dim %d, vocab %d", ErrInvalidConfig,
 				info.Name, info.From, info.To, info.NumLayers, info.Dim, info.Vocab)
 		}
+		_, info.Challenges = b.(TensorSource)
 		sv := &served{b: b, info: info}
 		s.models[info.Hash] = sv
 		s.order = append(s.order, sv)

@@ -119,7 +119,7 @@ func (c *client) open(ctx context.Context, cand route.Candidate, r route.Range, 
 	c.mu.Lock()
 	rnd := rand.New(rand.NewPCG(c.rnd.Uint64(), c.rnd.Uint64()))
 	c.mu.Unlock()
-	if err := verify.ChallengeWeights(ctx, rs, c.sw.m, r, 2, rnd); err != nil {
+	if err := verify.ChallengeWeights(ctx, rs, c.sw.m, r, 2, rnd); err != nil && !errors.Is(err, verify.ErrCannotChallenge) {
 		rs.Abort()
 		if errors.Is(err, shard.ErrWrongWeights) {
 			c.bans.Ban(cand.Peer, err.Error(), [32]byte{})

@@ -85,15 +85,20 @@ type Challengeable interface {
 }
 
 // ErrCannotChallenge reports that this node holds none of the weights of
-// the layers to challenge.
+// the layers to challenge, or that the provider does not offer challenges
+// (its backend cannot read its weights' bytes): the provider is then used
+// unproven, its results still spot-checked.
 var ErrCannotChallenge = errors.New("no local weights to challenge with")
 
 // ChallengeWeights asks a provider's session on layers r for the digests of
 // k random slices of those layers' tensors (at most shard.MaxChallengeSlices)
 // and checks them against this node's copy of the model. It returns an
 // error wrapping shard.ErrWrongWeights when an answer is wrong, and
-// ErrCannotChallenge when the local file holds none of the tensors.
+// ErrCannotChallenge when there is nothing to challenge with.
 func ChallengeWeights(ctx context.Context, s Challengeable, m *model.Model, r route.Range, k int, rnd *rand.Rand) error {
+	if o, ok := s.(interface{ CanChallenge() bool }); ok && !o.CanChallenge() {
+		return fmt.Errorf("%w: the provider does not offer weight challenges", ErrCannotChallenge)
+	}
 	var names []string
 	for _, t := range m.File.Tensors {
 		if t.Size > 0 && shard.TensorInRange(t.Name, r.From, r.To, m.NumLayers, m.TiedEmbeddings()) {
