@@ -21,6 +21,10 @@ const (
 	KeyShardFrom  = "hearth.shard.from"         // first layer held (uint32)
 	KeyShardTo    = "hearth.shard.to"           // one past the last layer held (uint32)
 	KeyShardTotal = "hearth.shard.total_layers" // layers of the whole model (uint32)
+	// KeyShardSource is the sha256 (hex) of the whole model file a shard
+	// was cut from: its identity in the swarm, so that shard holders and
+	// whole-file holders announce the same model.
+	KeyShardSource = "hearth.shard.source_sha256"
 )
 
 // Header fetch limits: start small, double until the header parses.
@@ -44,6 +48,17 @@ var ErrLayerRange = errors.New("invalid layer range")
 // temporary file beside dst so memory use stays small. dst is replaced
 // atomically. The server must honour Range requests.
 func (s *Store) FetchLayers(ctx context.Context, url string, from, to int, dst string) (Info, error) {
+	return s.fetchLayers(ctx, url, from, to, dst, "")
+}
+
+// FetchEntryLayers is FetchLayers for a catalog entry, from the store's
+// base URL. The shard records the entry's sha256 as its source
+// (KeyShardSource) when the catalog publishes one.
+func (s *Store) FetchEntryLayers(ctx context.Context, e Entry, from, to int, dst string) (Info, error) {
+	return s.fetchLayers(ctx, e.URL(s.cfg.BaseURL), from, to, dst, e.SHA256)
+}
+
+func (s *Store) fetchLayers(ctx context.Context, url string, from, to int, dst, source string) (Info, error) {
 	h, err := s.fetchHeader(ctx, url)
 	if err != nil {
 		return Info{}, fmt.Errorf("fetch layers: %w", err)
@@ -60,6 +75,9 @@ func (s *Store) FetchLayers(ctx context.Context, url string, from, to int, dst s
 		return Info{}, fmt.Errorf("%w: [%d,%d) of a %d-layer model", ErrLayerRange, from, to, total)
 	}
 	names := StageTensors(h, from, to, int(total))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return Info{}, fmt.Errorf("fetch layers: %w", err)
+	}
 	staged, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".fetch*")
 	if err != nil {
 		return Info{}, fmt.Errorf("fetch layers: %w", err)
@@ -77,6 +95,9 @@ func (s *Store) FetchLayers(ctx context.Context, url string, from, to int, dst s
 	w.Set(KeyShardFrom, uint32(from))
 	w.Set(KeyShardTo, uint32(to))
 	w.Set(KeyShardTotal, uint32(total))
+	if source != "" {
+		w.Set(KeyShardSource, source)
+	}
 	for _, name := range names {
 		t, _ := h.Tensor(name)
 		sec := io.NewSectionReader(staged, offsets[name], int64(t.Size))

@@ -225,7 +225,7 @@ func (n *Node) openModels() ([]shard.Backend, error) {
 		if to == 0 {
 			to = lm.Model.NumLayers
 		}
-		hash, err := ModelHash(s.Model, filepath.Join(n.cfg.DataDir, "model-hashes"))
+		hash, err := ModelIdentity(lm, filepath.Join(n.cfg.DataDir, "model-hashes"))
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +18,7 @@ import (
 	"github.com/hearth-p2p/hearth/inference/catalog"
 	"github.com/hearth-p2p/hearth/inference/chat"
 	"github.com/hearth-p2p/hearth/inference/gguf"
+	"github.com/hearth-p2p/hearth/node/runtime"
 )
 
 func init() {
@@ -45,6 +47,7 @@ var modelsSubs = map[string]func(ctx context.Context, env *Env, o *modelsOpts) e
 // modelsOpts are the flags every subcommand accepts, and its arguments.
 type modelsOpts struct {
 	dataDir, baseURL, catalogFile, name string
+	layers                              string
 	ctx                                 int
 	allKV                               bool
 	args                                []string
@@ -80,6 +83,7 @@ func parseModelsFlags(env *Env, sub string, args []string) (*modelsOpts, error) 
 	fs.StringVar(&o.catalogFile, "catalog", "", "catalog JSON file to use instead of the built-in one")
 	fs.IntVar(&o.ctx, "ctx", 0, "context size for the memory estimate (default: min(model context, 4096))")
 	fs.StringVar(&o.name, "name", "", "import: store the model under this name")
+	fs.StringVar(&o.layers, "layers", "", "pull: fetch only the tensors of layers A:B (a shard to serve with hearth node)")
 	fs.BoolVar(&o.allKV, "kv", false, "info: print every metadata key")
 	// Flags may come before or after the positional arguments.
 	for {
@@ -227,6 +231,9 @@ func modelsPull(ctx context.Context, env *Env, o *modelsOpts) error {
 			fmt.Fprintln(env.Stdout, "warning: this model will not fit in free memory at that context; try a smaller one or --ctx")
 		}
 	}
+	if o.layers != "" {
+		return pullLayers(ctx, env, o, e)
+	}
 	show := newPullProgress(env.Stdout, e)
 	path, err := o.store.Pull(ctx, e, show.report)
 	show.finish(err == nil)
@@ -238,6 +245,23 @@ func modelsPull(ctx context.Context, env *Env, o *modelsOpts) error {
 		check = "size verified; no published sha256"
 	}
 	fmt.Fprintf(env.Stdout, "installed %s at %s (%s)\n", e.Name, path, check)
+	return nil
+}
+
+// pullLayers fetches only what a stage of layers o.layers needs, into
+// <models>/<name>.layers-A-B.gguf.
+func pullLayers(ctx context.Context, env *Env, o *modelsOpts, e catalog.Entry) error {
+	lr, err := runtime.ParseLayerRange(o.layers)
+	if err != nil {
+		return usageError("--layers: %v", err)
+	}
+	dst := filepath.Join(o.store.Dir(), fmt.Sprintf("%s.layers-%d-%d.gguf", e.Name, lr.From, lr.To))
+	info, err := o.store.FetchEntryLayers(ctx, e, lr.From, lr.To, dst)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "installed layers %d:%d of %s at %s (%s of %s); serve them with: hearth node --model %s --layers %d:%d\n",
+		lr.From, lr.To, e.Name, dst, catalog.HumanBytes(int64(info.WeightBytes)), catalog.HumanBytes(e.Size), dst, lr.From, lr.To)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/hearth-p2p/hearth/inference/catalog"
+	"github.com/hearth-p2p/hearth/node/p2p/p2ptest"
+	"github.com/hearth-p2p/hearth/node/runtime"
 )
 
 // modelsFixture serves stories260K the way Hugging Face does and writes a
@@ -230,5 +233,45 @@ func TestModelsDefaultDataDir(t *testing.T) {
 	// The built-in catalog is listed.
 	if !strings.Contains(out.String(), "qwen2.5-0.5b-instruct-q4_k_m") {
 		t.Errorf("built-in catalog missing:\n%s", out.String())
+	}
+}
+
+// TestModelsPullLayersThenServe pulls only layers 2–5 of stories260K, serves
+// that shard from an in-process node, and runs the model across it: the
+// shard is smaller than the file, the node announces the whole file's
+// sha256, and the greedy ids are the reference ids.
+func TestModelsPullLayersThenServe(t *testing.T) {
+	f := newModelsFixture(t)
+	out, errb, code := f.run(t, "pull", "stories260k", "--layers", "2:5")
+	if code != 0 || !strings.Contains(out, "installed layers 2:5 of stories260k") {
+		t.Fatalf("pull --layers: %d\n%s%s", code, out, errb)
+	}
+	shard := filepath.Join(f.dataDir, "models", "stories260k.layers-2-5.gguf")
+	st, err := os.Stat(shard)
+	if err != nil || st.Size() >= int64(len(f.model)) {
+		t.Fatalf("shard %v, %d bytes of %d", err, st.Size(), len(f.model))
+	}
+	wantHash := sha256.Sum256(f.model)
+
+	cfg := runtime.DefaultNodeConfig(t.TempDir())
+	cfg.Serve = []runtime.ServeSpec{{Model: shard, From: 2, To: 5}}
+	cfg.P2P = p2ptest.Config()
+	cfg.Discovery.EnableDHT, cfg.Discovery.EnableMDNS = false, false
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n, err := runtime.NewNode(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	go n.Serve(ctx)
+	<-n.Ready()
+	if got := n.ServedModels()[0].Hash; got != wantHash {
+		t.Fatalf("node announces %x, want the whole file's %x", got, wantHash)
+	}
+	out, errb, code = runCLI(t, "run", "--model", sharedModel(t, "stories260K.gguf"), "--temperature", "0", "--max-tokens", "40", "--json",
+		"--local-layers", "0:2", "--peers", n.ListenAddr().String(), "--listen", "/ip4/127.0.0.1/tcp/0")
+	if code != 0 || !strings.Contains(out, `"ids":[`+strings.ReplaceAll(stories260KGreedy, " ", ",")+`]`) {
+		t.Fatalf("run across the shard: %d\n%s%s", code, out, errb)
 	}
 }
