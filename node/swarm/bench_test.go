@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// BenchmarkSwarm runs the default swarm (16 providers, 4 clients × 4
-// generations at once, 64 generations of 32 tokens, a provider killed every
-// 400 ms and back 800 ms later, one slow and one cheating provider) and
-// prints its figures. Run it once per case:
+// BenchmarkSwarm runs the default swarm (see Default: 16 providers, 4
+// clients × 4 generations at once, 192 generations of 48 tokens, a provider
+// crashing or freezing every 250 ms and back 500 ms later, one slow and one
+// cheating provider) and prints its figures. Run it once per case:
 //
 //	go test -run '^$' -bench Swarm -benchtime 1x ./node/swarm
 func BenchmarkSwarm(b *testing.B) {

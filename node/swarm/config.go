@@ -39,6 +39,10 @@ type Config struct {
 	// after Downtime (0: never).
 	Churn    time.Duration
 	Downtime time.Duration
+	// Freeze makes half the churn events freezes instead of crashes: the
+	// provider stays connected but stops answering, which only the
+	// clients' deadlines detect.
+	Freeze bool
 	// Slow providers add SlowDelay to every forward.
 	Slow      int
 	SlowDelay time.Duration
@@ -54,12 +58,13 @@ type Config struct {
 }
 
 // Default is a run of the size the benchmark uses: 16 providers, 4
-// clients running 4 generations at once, churn, one slow and one cheating
-// provider.
+// clients running 4 generations at once (192 of 48 tokens), a provider
+// crashing or freezing every 250 ms and back 500 ms later, one slow and one
+// cheating provider.
 func Default() Config {
 	return Config{
-		Providers: 16, Clients: 4, Concurrency: 4, Generations: 64, Prompt: 8, Steps: 32, Wire: shard.F32,
-		CheckRate: 0.02, Gossip: true, Churn: 400 * time.Millisecond, Downtime: 800 * time.Millisecond,
+		Providers: 16, Clients: 4, Concurrency: 4, Generations: 192, Prompt: 8, Steps: 48, Wire: shard.F32,
+		CheckRate: 0.02, Gossip: true, Churn: 250 * time.Millisecond, Downtime: 500 * time.Millisecond, Freeze: true,
 		Slow: 1, SlowDelay: 20 * time.Millisecond, Cheaters: 1, Seed: 1,
 		Deadline: route.Deadline{Floor: 250 * time.Millisecond, Initial: 10 * time.Second, K: 4, MinSamples: 8},
 	}
@@ -100,6 +105,7 @@ type Results struct {
 	Faulty           int             // failovers of providers caught returning wrong results
 	Recovery         []time.Duration // per failover, sorted
 	Kills, Restarts  int
+	Freezes          int // of the kills, those that froze the provider
 
 	CheckRate  float64
 	Offered    int   // remote results offered to the checkers
@@ -167,7 +173,7 @@ func (r Results) String() string {
 	fmt.Fprintf(&b, "generations      %d started, %d completed, %d with the single-machine ids (%.1f%%)\n",
 		r.Generations, r.Completed, r.Correct, 100*r.SuccessRate())
 	fmt.Fprintf(&b, "throughput       %d tokens in %v: %.1f tok/s\n", r.Tokens, r.Elapsed.Round(time.Millisecond), r.Throughput())
-	fmt.Fprintf(&b, "churn            %d kills, %d restarts\n", r.Kills, r.Restarts)
+	fmt.Fprintf(&b, "churn            %d providers down (%d crashed, %d froze), %d restarts\n", r.Kills, r.Kills-r.Freezes, r.Freezes, r.Restarts)
 	fmt.Fprintf(&b, "failovers        %d (%d stalls, %d wrong results, %d without a replacement); recovery p50 %v, p95 %v\n",
 		r.Failovers, r.Stalls, r.Faulty, r.FailedRecoveries, r.RecoveryQuantile(0.5).Round(10*time.Microsecond), r.RecoveryQuantile(0.95).Round(10*time.Microsecond))
 	fmt.Fprintf(&b, "checks           rate %.3f: %d of %d results re-run; %d convictions, %d honest providers banned\n",

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -48,6 +49,9 @@ type provider struct {
 	r    route.Range
 	kind Kind
 	pool *tensor.Pool
+	// frozen makes every forward hang until the server stops, like a
+	// machine that froze with its connections open.
+	frozen atomic.Bool
 
 	mu     sync.Mutex // guards the fields below
 	h      *p2p.Host
@@ -87,6 +91,8 @@ func (p *provider) start(ctx context.Context) error {
 	case Cheater:
 		b = cheatBackend{be}
 	}
+	p.frozen.Store(false)
+	b = freezable{ModelBackend: be, open: b.OpenSession, frozen: &p.frozen}
 	cfg := shard.Default()
 	cfg.MaxSessions, cfg.MaxKVBytes, cfg.IdleTimeout = 256, 8<<30, time.Minute
 	srv, err := shard.NewServer(h.Raw(), cfg, nil, p.sw.log.With("provider", p.id.ShortString()), b)
@@ -154,6 +160,49 @@ func (p *provider) kill() {
 	if err := p.announce(); err != nil {
 		p.sw.log.Warn("withdrawal not recorded", "peer", p.id, "err", err)
 	}
+}
+
+// freeze makes the provider stop answering while it stays connected and
+// announced as gone (the next start thaws it).
+func (p *provider) freeze() {
+	p.frozen.Store(true)
+	p.mu.Lock()
+	p.seq++
+	seq := p.seq
+	p.mu.Unlock()
+	a := discovery.Announcement{PeerID: p.id, ModelHash: discovery.ModelHash(p.sw.hash), NumLayers: p.sw.m.NumLayers,
+		From: p.r.From, To: p.r.To, Backend: discovery.BackendCPU, Expires: time.Now().Add(time.Hour), Seq: seq, Withdrawn: true}
+	if err := p.sw.reg.Put(a); err != nil {
+		p.sw.log.Warn("withdrawal not recorded", "peer", p.id, "err", err)
+	}
+}
+
+// isFrozen reports whether the provider is frozen.
+func (p *provider) isFrozen() bool { return p.frozen.Load() }
+
+// freezable wraps a backend's sessions so that they hang while frozen.
+type freezable struct {
+	*shard.ModelBackend // Info and TensorBytes
+	open                func(from, to, maxCtx int) (shard.StageSession, error)
+	frozen              *atomic.Bool
+}
+
+type freezeSession struct {
+	shard.StageSession
+	frozen *atomic.Bool
+}
+
+func (b freezable) OpenSession(from, to, maxCtx int) (shard.StageSession, error) {
+	s, err := b.open(from, to, maxCtx)
+	return freezeSession{s, b.frozen}, err
+}
+
+func (s freezeSession) Forward(ctx context.Context, pos int, tokens []int32, hidden []float32) ([]float32, error) {
+	if s.frozen.Load() {
+		<-ctx.Done() // until the server stops
+		return nil, ctx.Err()
+	}
+	return s.StageSession.Forward(ctx, pos, tokens, hidden)
 }
 
 // slowBackend adds a delay to every forward of a real backend.

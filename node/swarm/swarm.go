@@ -352,7 +352,7 @@ func (sw *Swarm) announceLoop(stop <-chan struct{}) {
 		case <-t.C:
 		}
 		for _, p := range sw.providers {
-			if p.alive() {
+			if p.alive() && !p.isFrozen() {
 				if err := p.announce(); err != nil {
 					sw.log.Debug("announce", "err", err)
 				}
@@ -376,10 +376,18 @@ func (sw *Swarm) churn(ctx context.Context, stop <-chan struct{}) {
 		if p == nil {
 			continue
 		}
-		sw.log.Info("killing provider", "provider", p.String())
-		p.kill()
+		freeze := sw.cfg.Freeze && sw.rnd.IntN(2) == 0
+		sw.log.Info("taking a provider down", "provider", p.String(), "freeze", freeze)
+		if freeze {
+			p.freeze()
+		} else {
+			p.kill()
+		}
 		sw.mu.Lock()
 		sw.res.Kills++
+		if freeze {
+			sw.res.Freezes++
+		}
 		sw.mu.Unlock()
 		if sw.cfg.Downtime <= 0 {
 			continue
@@ -390,6 +398,7 @@ func (sw *Swarm) churn(ctx context.Context, stop <-chan struct{}) {
 				return
 			case <-time.After(sw.cfg.Downtime):
 			}
+			p.kill() // a frozen one is still up
 			if err := p.start(ctx); err != nil {
 				sw.log.Warn("restart failed", "provider", p.String(), "err", err)
 				return
@@ -407,7 +416,7 @@ func (sw *Swarm) victim() *provider {
 	cov := make([]int, sw.m.NumLayers)
 	var alive []*provider
 	for _, p := range sw.providers {
-		if !p.alive() || p.kind == Cheater {
+		if !p.alive() || p.isFrozen() || p.kind == Cheater {
 			continue
 		}
 		for l := p.r.From; l < p.r.To; l++ {

@@ -66,9 +66,9 @@ func TestSwarmShort(t *testing.T) {
 	cfg := Config{
 		ModelPath: filepath.Join(modelsDir(t), "stories260K.gguf"), Providers: 10, Capacity: 3,
 		Clients: 3, Concurrency: 2, Generations: 18, Prompt: 4, Steps: 24, Wire: shard.F32,
-		CheckRate: 0.25, Gossip: true, Churn: 150 * time.Millisecond, Downtime: 300 * time.Millisecond,
+		CheckRate: 0.25, Gossip: true, Churn: 200 * time.Millisecond, Downtime: 700 * time.Millisecond, Freeze: true,
 		Slow: 1, SlowDelay: 5 * time.Millisecond, Cheaters: 1, Seed: 3,
-		Deadline: route.Deadline{Floor: time.Second, Initial: 20 * time.Second, K: 8, MinSamples: 8},
+		Deadline: route.Deadline{Floor: 400 * time.Millisecond, Initial: 20 * time.Second, K: 8, MinSamples: 8},
 		Logger:   p2ptest.Logger(t, slog.LevelError),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
