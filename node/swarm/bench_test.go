@@ -14,19 +14,28 @@ import (
 //
 //	go test -run '^$' -bench Swarm -benchtime 1x ./node/swarm
 func BenchmarkSwarm(b *testing.B) {
+	stories := func(b *testing.B) string { return filepath.Join(modelsDir(b), "stories260K.gguf") }
+	// detection: no gossip and no churn, so that every client has to catch
+	// the cheater itself: the steps to detection are measured many times.
+	detection := func(c *Config) { c.Gossip, c.Churn, c.Clients, c.Concurrency, c.Providers, c.Capacity = false, 0, 8, 2, 8, 4 }
 	cases := []struct {
-		name  string
-		model func(b *testing.B) string
-		rate  float64
+		name   string
+		model  func(b *testing.B) string
+		rate   float64
+		mutate func(*Config)
 	}{
-		{"stories260K/rate=0.02", func(b *testing.B) string { return filepath.Join(modelsDir(b), "stories260K.gguf") }, 0.02},
-		{"stories260K/rate=0.25", func(b *testing.B) string { return filepath.Join(modelsDir(b), "stories260K.gguf") }, 0.25},
-		{"llama-tiny-q8_0/rate=0.02", func(b *testing.B) string { return synthModel(b, "llama-tiny-q8_0") }, 0.02},
+		{"stories260K/rate=0.02", stories, 0.02, nil},
+		{"stories260K/rate=0.25", stories, 0.25, nil},
+		{"stories260K/detection/rate=0.10", stories, 0.10, detection},
+		{"llama-tiny-q8_0/rate=0.02", func(b *testing.B) string { return synthModel(b, "llama-tiny-q8_0") }, 0.02, nil},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			cfg := Default()
 			cfg.ModelPath, cfg.CheckRate = tc.model(b), tc.rate
+			if tc.mutate != nil {
+				tc.mutate(&cfg)
+			}
 			var res Results
 			for i := 0; b.Loop(); i++ {
 				cfg.Seed = uint64(i + 1)
