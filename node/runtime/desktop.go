@@ -365,7 +365,9 @@ func (d *Desktop) UpdateSettings(ctx context.Context, s DesktopSettings) error {
 	walletMoved := s.Cluster != old.Cluster || s.RPCURL != old.RPCURL
 	restart := lendingChanged(old, s) || (walletMoved && s.Lending && s.Price > 0)
 	if restart {
+		d.net.lendMu.Lock()
 		d.stopLending() // before the wallet it may be paid to is reopened
+		d.net.lendMu.Unlock()
 	}
 	if walletMoved {
 		d.wallet.reset()

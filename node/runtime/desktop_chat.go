@@ -349,10 +349,11 @@ func (d *Desktop) startTurn(ctx context.Context, id string, t *turn) (<-chan Tur
 	d.chat.mu.Unlock()
 	p := newDeltaPump(ctx)
 	if !d.goBackground(func() {
-		defer stopWithDesktop()
-		defer cancel()
-		defer d.chat.release(id, t)
-		d.runTurn(tctx, id, p)
+		final := d.runTurn(tctx, id, p)
+		stopWithDesktop()
+		cancel()
+		d.chat.release(id, t) // before the final delta: the reader may send again at once
+		p.finish(final)
 	}) {
 		cancel()
 		stopWithDesktop()
@@ -363,21 +364,22 @@ func (d *Desktop) startTurn(ctx context.Context, id string, t *turn) (<-chan Tur
 	return p.out, nil
 }
 
-// runTurn generates one reply and stores it.
-func (d *Desktop) runTurn(ctx context.Context, id string, p *deltaPump) {
+// runTurn generates one reply, stores it, and returns the final delta.
+func (d *Desktop) runTurn(ctx context.Context, id string, p *deltaPump) TurnDelta {
+	failed := func(err error) TurnDelta {
+		d.log.Warn("reply failed", "conversation", id, "err", err)
+		return TurnDelta{Done: true, Err: err, Stats: ReplyStats{Finish: "error"}}
+	}
 	conv, err := d.convs.Get(id)
 	if err != nil {
-		p.finish(TurnDelta{Done: true, Err: err, Stats: ReplyStats{Finish: "error"}})
-		return
+		return failed(err)
 	}
 	res, err := d.complete(ctx, conv, p.push)
 	if res == nil || (err != nil && ctx.Err() == nil) {
 		if err == nil {
 			err = errors.New("no reply")
 		}
-		d.log.Warn("reply failed", "conversation", id, "err", err)
-		p.finish(TurnDelta{Done: true, Err: err, Stats: ReplyStats{Finish: "error"}})
-		return
+		return failed(err)
 	}
 	st := ReplyStats{Finish: res.reply.Finish, Tokens: res.reply.Completion, TokensPerSec: res.reply.Stats.DecodeTokS(), Peers: res.peers}
 	if ctx.Err() != nil {
@@ -386,13 +388,12 @@ func (d *Desktop) runTurn(ctx context.Context, id string, p *deltaPump) {
 	if res.reply.Text != "" {
 		msg := chat.Message{Role: chat.RoleAssistant, Content: res.reply.Text, Time: time.Now(), Tokens: res.reply.Completion}
 		if err := d.convs.Append(id, msg); err != nil {
-			p.finish(TurnDelta{Done: true, Err: fmt.Errorf("save the reply: %w", err), Stats: ReplyStats{Finish: "error"}})
-			return
+			return failed(fmt.Errorf("save the reply: %w", err))
 		}
 		d.chat.setStats(id, len(conv.Messages), st)
 		d.publish(ConversationsChanged{})
 	}
-	p.finish(TurnDelta{Done: true, Stats: st, TokensPerSec: st.TokensPerSec, Peers: st.Peers})
+	return TurnDelta{Done: true, Stats: st, TokensPerSec: st.TokensPerSec, Peers: st.Peers}
 }
 
 // pumpGrace is how long a reply's deltas wait for a reader whose context

@@ -20,6 +20,8 @@ var ErrCannotLend = errors.New("cannot lend")
 // settings say to lend. It waits for the old node to stop; the new one
 // starts in the background.
 func (d *Desktop) applyLending() {
+	d.net.lendMu.Lock()
+	defer d.net.lendMu.Unlock()
 	d.stopLending()
 	if s := d.Settings(); s.Lending {
 		d.startLending(s)

@@ -95,6 +95,8 @@ const (
 
 // netState is lending, offloading and the live measurements.
 type netState struct {
+	lendMu sync.Mutex // serialises starting and stopping the lending node
+
 	mu      sync.Mutex // guards everything below
 	serving bool       // Serve runs
 

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -21,7 +23,7 @@ var (
 	// ErrOffloadOff: the privacy setting forbids offloading.
 	ErrOffloadOff = errors.New("offloading is off (Settings → Privacy: never offload); switch the conversation to local only")
 	// ErrNoProviders: no peer serves the layers an offloading turn needs.
-	ErrNoProviders = errors.New("no peer serves this model's layers")
+	ErrNoProviders = errors.New("offloading found no providers")
 )
 
 // consumerHost is the libp2p host offloading conversations reach providers
@@ -107,7 +109,7 @@ func (d *Desktop) offloadChain(lm *LocalModel) ChainFactory {
 		if err != nil {
 			return nil, nil, err
 		}
-		d.net.addPipe(p, pipeUse{conv: conv, model: lm.Model.Name})
+		d.net.addPipe(p, pipeUse{conv: conv, model: modelName(lm.Path)})
 		d.publish(NetworkChanged{})
 		return p.Chain, func() {
 			d.net.removePipe(p)
@@ -118,6 +120,9 @@ func (d *Desktop) offloadChain(lm *LocalModel) ChainFactory {
 		}, nil
 	}
 }
+
+// modelName is a model file's name without .gguf.
+func modelName(path string) string { return strings.TrimSuffix(filepath.Base(path), ".gguf") }
 
 // localEnds are the layers an offloading pipeline keeps here.
 func localEnds(numLayers int) []LayerRange {
@@ -156,12 +161,12 @@ func (d *Desktop) buildOffload(ctx context.Context, lm *LocalModel, maxCtx int) 
 	})
 	if err != nil {
 		if len(src.Providers(discovery.ModelHash(hash))) == 0 {
-			who := "any peer"
+			who := ""
 			if s.Privacy == PrivacyTrusted {
-				who = "your trusted peers"
+				who = " (only your trusted peers may be used)"
 			}
-			return nil, fmt.Errorf("%w: %s lends no layers of %s right now; switch the conversation to local only or try later",
-				ErrNoProviders, who, lm.Model.Name)
+			return nil, fmt.Errorf("%w: no peer lends layers of %s right now%s; switch the conversation to local only or try later",
+				ErrNoProviders, modelName(lm.Path), who)
 		}
 		return nil, fmt.Errorf("offloading %s: %w", lm.Model.Name, err)
 	}
