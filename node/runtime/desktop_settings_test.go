@@ -57,7 +57,9 @@ func TestDesktopSettings(t *testing.T) {
 		{"theme", func(s *DesktopSettings) { s.Theme = "sepia" }},
 		{"cluster", func(s *DesktopSettings) { s.Cluster = "custom" }},
 		{"trusted peers", func(s *DesktopSettings) { s.TrustedPeers = []string{"me"} }},
-		{"schedule", func(s *DesktopSettings) { s.Schedule = []hardware.Window{{Days: hardware.Weekdays, Start: 60, End: 2000}} }},
+		{"schedule", func(s *DesktopSettings) {
+			s.Schedule = []hardware.Window{{Days: hardware.Weekdays, Start: 60, End: 2000}}
+		}},
 	} {
 		t.Run(tc.field, func(t *testing.T) {
 			bad := d.Settings()
