@@ -17,7 +17,9 @@ func BenchmarkSwarm(b *testing.B) {
 	stories := func(b *testing.B) string { return filepath.Join(modelsDir(b), "stories260K.gguf") }
 	// detection: no gossip and no churn, so that every client has to catch
 	// the cheater itself: the steps to detection are measured many times.
-	detection := func(c *Config) { c.Gossip, c.Churn, c.Clients, c.Concurrency, c.Providers, c.Capacity = false, 0, 8, 2, 8, 4 }
+	detection := func(c *Config) {
+		c.Gossip, c.Churn, c.Clients, c.Concurrency, c.Providers, c.Capacity = false, 0, 8, 2, 8, 4
+	}
 	cases := []struct {
 		name   string
 		model  func(b *testing.B) string
