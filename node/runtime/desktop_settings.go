@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -255,4 +256,32 @@ func saveSettings(path string, s DesktopSettings) error {
 		return fmt.Errorf("save settings: %w", err)
 	}
 	return nil
+}
+
+// WeeklyWindow makes a schedule window open on days from start to end
+// ("HH:MM"; an end before the start runs past midnight).
+func WeeklyWindow(days []time.Weekday, start, end string) (hardware.Window, error) {
+	if len(days) == 0 {
+		return hardware.Window{}, fmt.Errorf("%w: no days", hardware.ErrBadWindow)
+	}
+	names := make([]string, 0, len(days))
+	for _, d := range days {
+		if d < time.Sunday || d > time.Saturday {
+			return hardware.Window{}, fmt.Errorf("%w: day %d", hardware.ErrBadWindow, d)
+		}
+		names = append(names, d.String()[:3])
+	}
+	return hardware.ParseWindow(strings.Join(names, ",") + " " + strings.TrimSpace(start) + "-" + strings.TrimSpace(end))
+}
+
+// WindowParts splits a schedule window into its days (Sunday first) and
+// its "HH:MM" start and end.
+func WindowParts(w hardware.Window) (days []time.Weekday, start, end string) {
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		if w.Days.Has(d) {
+			days = append(days, d)
+		}
+	}
+	clock := func(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
+	return days, clock(w.Start), clock(w.End)
 }
