@@ -243,7 +243,9 @@ func TestSettingsThroughTheBridge(t *testing.T) {
 	}{
 		{"threads", func(s *app.Settings) { s.MaxThreads = 99 }},
 		{"CPU cap", func(s *app.Settings) { s.MaxCPUPercent = 0 }},
-		{"schedule", func(s *app.Settings) { s.Schedule = []app.Window{{Days: []time.Weekday{1}, Start: "25:00", End: "07:00"}} }},
+		{"schedule", func(s *app.Settings) {
+			s.Schedule = []app.Window{{Days: []time.Weekday{1}, Start: "25:00", End: "07:00"}}
+		}},
 		{"schedule", func(s *app.Settings) { s.Schedule = []app.Window{{Start: "22:00", End: "07:00"}} }},
 		{"privacy", func(s *app.Settings) { s.Privacy = 7 }},
 	} {

@@ -109,7 +109,7 @@ func (b *Backend) Settings(ctx context.Context) (app.Settings, error) {
 
 var (
 	privacies = []runtime.Privacy{runtime.PrivacyNever, runtime.PrivacyTrusted, runtime.PrivacyAny} // by app.Privacy
-	themes    = []string{runtime.ThemeSystem, runtime.ThemeDark, runtime.ThemeLight}                   // by app.ThemeMode
+	themes    = []string{runtime.ThemeSystem, runtime.ThemeDark, runtime.ThemeLight}                // by app.ThemeMode
 )
 
 func settings(s runtime.DesktopSettings) app.Settings {
