@@ -352,28 +352,32 @@ func (r *RemoteStage) sendReceipt(force bool) error {
 }
 
 // keepEvidence records the statement the provider should have signed for
-// m, with its signature and output bytes.
+// m and its signature. The output's bytes and digest are computed only when
+// asked for (Evidence), from the decoded values, which re-encode to exactly
+// the bytes received: the common step costs no hashing.
 func (r *RemoteStage) keepEvidence(m Result, pos, k int, kind Kind) {
 	e := &r.ev
 	e.Provider = r.client.peer
 	e.Statement = ResultStatement{Session: r.id, Model: r.info.Hash, From: r.from, To: r.to, Pos: pos, N: k,
-		Backend: r.backend, Inputs: r.inputs[pos+k-1], Kind: kind, DType: m.DType, Output: sha256.Sum256(m.Data)}
+		Backend: r.backend, Inputs: r.inputs[pos+k-1], Kind: kind, DType: m.DType}
 	e.Sig = append(e.Sig[:0], m.Sig...)
-	e.Output = append(e.Output[:0], m.Data...)
 	r.hasEv = true
 }
 
 // Evidence returns the provider's signed answer to the last frame of the
-// last Forward (a copy). It is not checked here: see Evidence.Verify.
+// last Forward, with the statement the client expects it to have signed. It
+// must be asked for before the next call; it is not checked here (see
+// Evidence.Verify).
 func (r *RemoteStage) Evidence() (Evidence, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.hasEv {
+	if !r.hasEv || r.broken != nil {
 		return Evidence{}, false
 	}
 	e := r.ev
 	e.Sig = append([]byte(nil), e.Sig...)
-	e.Output = append([]byte(nil), e.Output...)
+	e.Output = appendFloats(nil, e.Statement.DType, r.res) // r.res: the last frame's values
+	e.Statement.Output = sha256.Sum256(e.Output)
 	e.InputDTypes = append([]DType(nil), r.dtypes[:e.Statement.Pos+e.Statement.N]...)
 	return e, true
 }
