@@ -561,3 +561,30 @@ func TestFailoverWaitsForProviders(t *testing.T) {
 		t.Fatalf("events %+v", events)
 	}
 }
+
+// TestFailoverTriesAlternativesFirst: a fresh lookup (which may wait on
+// dead peers' dials) is made only when the plan's alternatives fail.
+func TestFailoverTriesAlternativesFirst(t *testing.T) {
+	m, pool := openModel(t)
+	sw := swarm{}
+	a, b, dead := sw.add(m, pool, "A", 0, 5), sw.add(m, pool, "B", 0, 5), sw.add(m, pool, "dead", 0, 5)
+	a.dieAt = 5
+	dead.dieAt, dead.calls = 1, 1 // refuses to open
+	lookups := 0
+	find := func(context.Context) ([]Candidate, error) { lookups++; return cands(b), nil }
+	t.Run("alternative alive", func(t *testing.T) {
+		c := newChain(t, m, pool, sw, FailoverConfig{Find: find}, []Segment{{Range: Range{0, 5}, Peer: "A", Alternatives: cands(b)}})
+		if _, err := generate(t, c, 8); err != nil || lookups != 0 {
+			t.Fatalf("err %v, %d lookups", err, lookups)
+		}
+	})
+	t.Run("alternative dead", func(t *testing.T) {
+		a.mu.Lock()
+		a.calls = 0
+		a.mu.Unlock()
+		c := newChain(t, m, pool, sw, FailoverConfig{Find: find}, []Segment{{Range: Range{0, 5}, Peer: "A", Alternatives: cands(dead)}})
+		if _, err := generate(t, c, 8); err != nil || lookups != 1 || c.Describe() != "[0,5) B" {
+			t.Fatalf("err %v, %d lookups, chain %s", err, lookups, c.Describe())
+		}
+	})
+}
