@@ -124,8 +124,13 @@ type netState struct {
 	status   DesktopStatus
 }
 
-// pipeUse is an offloading conversation's pipeline.
-type pipeUse struct{ conv, model string }
+// pipeUse is an offloading conversation's pipeline and its hops as last
+// seen (a pipeline's Route waits for a step in flight, so it is read
+// without holding netState.mu and cached here).
+type pipeUse struct {
+	conv, model string
+	segs        []route.Segment
+}
 
 func (n *netState) init() {
 	n.pipes = map[*Pipeline]pipeUse{}
@@ -158,14 +163,37 @@ func (n *netState) registry() *discovery.Registry {
 }
 
 func (n *netState) addPipe(p *Pipeline, u pipeUse) {
+	u.segs = p.Route()
 	n.mu.Lock()
 	n.pipes[p] = u
 	n.mu.Unlock()
 }
 
+// refreshPipes caches each pipeline's current hops.
+func (n *netState) refreshPipes() {
+	n.mu.Lock()
+	pipes := make([]*Pipeline, 0, len(n.pipes))
+	for p := range n.pipes {
+		pipes = append(pipes, p)
+	}
+	n.mu.Unlock()
+	segs := make([][]route.Segment, len(pipes))
+	for i, p := range pipes {
+		segs[i] = p.Route()
+	}
+	n.mu.Lock()
+	for i, p := range pipes {
+		if u, ok := n.pipes[p]; ok {
+			u.segs = segs[i]
+			n.pipes[p] = u
+		}
+	}
+	n.mu.Unlock()
+}
+
 // removePipe forgets a pipeline, keeping its traffic in the totals.
 func (n *netState) removePipe(p *Pipeline) {
-	in, out, _ := pipeTraffic(p)
+	in, out, _ := pipeTraffic(p.Route())
 	n.mu.Lock()
 	if _, ok := n.pipes[p]; ok {
 		delete(n.pipes, p)
@@ -175,15 +203,18 @@ func (n *netState) removePipe(p *Pipeline) {
 	n.mu.Unlock()
 }
 
-// peersOf counts the peers running layers for a conversation.
+// peersOf counts the peers running layers for a conversation now.
 func (n *netState) peersOf(conv string) int {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	seen := map[string]bool{}
+	var pipes []*Pipeline
 	for p, u := range n.pipes {
-		if u.conv != conv {
-			continue
+		if u.conv == conv {
+			pipes = append(pipes, p)
 		}
+	}
+	n.mu.Unlock()
+	seen := map[string]bool{}
+	for _, p := range pipes {
 		for _, s := range p.Route() {
 			if !s.Local {
 				seen[s.Peer] = true
@@ -194,8 +225,8 @@ func (n *netState) peersOf(conv string) int {
 }
 
 // pipeTraffic sums the bytes and round trips of a pipeline's remote hops.
-func pipeTraffic(p *Pipeline) (in, out uint64, rtts []float64) {
-	for _, s := range p.Route() {
+func pipeTraffic(segs []route.Segment) (in, out uint64, rtts []float64) {
+	for _, s := range segs {
 		rs, ok := s.Session.(*shard.RemoteStage)
 		if !ok {
 			continue
@@ -249,11 +280,12 @@ func (d *Desktop) sampleLoop(ctx context.Context) {
 // payouts, and publishes what changed.
 func (d *Desktop) takeSample(now time.Time) {
 	n := &d.net
+	n.refreshPipes()
 	n.mu.Lock()
 	node := n.node
-	pipes := make([]*Pipeline, 0, len(n.pipes))
-	for p := range n.pipes {
-		pipes = append(pipes, p)
+	segs := make([][]route.Segment, 0, len(n.pipes))
+	for _, u := range n.pipes {
+		segs = append(segs, u.segs)
 	}
 	n.mu.Unlock()
 
@@ -265,8 +297,8 @@ func (d *Desktop) takeSample(now time.Time) {
 	}
 	in, out := st.Totals.BytesIn, st.Totals.BytesOut
 	var rtts []float64
-	for _, p := range pipes {
-		pi, po, r := pipeTraffic(p)
+	for _, sg := range segs {
+		pi, po, r := pipeTraffic(sg)
 		in, out = in+pi, out+po
 		rtts = append(rtts, r...)
 	}
@@ -409,6 +441,7 @@ func (d *Desktop) Network(ctx context.Context) (NetworkState, error) {
 		trusted[p] = true
 	}
 	n := &d.net
+	n.refreshPipes()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	ns := NetworkState{Node: NodeState{Lending: s.Lending, Accepting: n.accepting, Note: n.nodeNote},
@@ -430,8 +463,8 @@ func (d *Desktop) Network(ctx context.Context) (NetworkState, error) {
 		h := n.consumer.h
 		n.describeHost(&ns.Node, h.ID().String(), h.Addrs(), h.Reachability(), relayOf(h))
 	}
-	for p, u := range n.pipes {
-		for _, seg := range p.Route() {
+	for _, u := range n.pipes {
+		for _, seg := range u.segs {
 			if seg.Local {
 				continue
 			}
@@ -498,8 +531,8 @@ func (n *netState) statusLocked(lending bool) DesktopStatus {
 		st.TokensPerSec += r
 	}
 	peers := map[string]bool{}
-	for p := range n.pipes {
-		for _, seg := range p.Route() {
+	for _, u := range n.pipes {
+		for _, seg := range u.segs {
 			if !seg.Local {
 				peers[seg.Peer] = true
 			}
