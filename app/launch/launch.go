@@ -2,6 +2,7 @@
 // it picks the backend and the first tab from the environment.
 //
 //	HEARTH_DEMO=1        run on the in-memory demo backend (realistic data, nothing real)
+//	                     instead of the desktop runtime (OpenBackend)
 //	HEARTH_TAB=name      open on chat, models, network, wallet or settings
 //	HEARTH_THEME=mode    dark, light or system, over the saved setting (demo only)
 package launch
@@ -19,8 +20,8 @@ import (
 )
 
 // OpenBackend connects to the runtime and returns its Backend and a
-// function that releases it. The runtime bridge sets it; until then only
-// the demo mode opens a window.
+// function that releases it. The hearth command sets it to bridge.Open (the
+// desktop runtime); a binary that leaves it nil opens only the demo.
 var OpenBackend func(ctx context.Context) (app.Backend, func(), error)
 
 // ErrNoBackend: the binary has no runtime bridge linked in.

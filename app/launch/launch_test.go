@@ -1,9 +1,12 @@
 package launch
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/hearth-p2p/hearth/app"
 )
 
 // These cases fail before any window opens.
@@ -32,5 +35,24 @@ func TestMainRefusesBadEnvironment(t *testing.T) {
 				t.Errorf("error %q, want it to mention %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// Main opens the window on the backend OpenBackend gives, and reports
+// when it cannot connect.
+func TestMainUsesOpenBackend(t *testing.T) {
+	t.Setenv("HEARTH_DEMO", "")
+	t.Setenv("HEARTH_TAB", "")
+	old := OpenBackend
+	t.Cleanup(func() { OpenBackend = old })
+	refused := errors.New("data directory locked")
+	called := false
+	OpenBackend = func(context.Context) (app.Backend, func(), error) {
+		called = true
+		return nil, nil, refused
+	}
+	err := Main()
+	if !called || !errors.Is(err, refused) || !strings.Contains(err.Error(), "connect to the runtime") {
+		t.Fatalf("Main: %v (OpenBackend called: %v)", err, called)
 	}
 }
