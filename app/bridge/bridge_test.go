@@ -314,3 +314,44 @@ func TestWalletThroughTheBridge(t *testing.T) {
 		t.Errorf("earnings %+v, %v", e, err)
 	}
 }
+
+// TestOpenWithTheDefaults opens the runtime as `hearth` does (the real
+// hardware sampler, the OS directories pointed at temporary ones) and
+// releases it.
+func TestOpenWithTheDefaults(t *testing.T) {
+	t.Setenv("HEARTH_DATA_DIR", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv(LogLevelEnv, "warn")
+	b, release, err := Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	m, err := b.Machine(ctx)
+	if err != nil || m.Threads < 1 || m.RAMBytes == 0 {
+		t.Errorf("machine %+v, %v", m, err)
+	}
+	s, err := b.Settings(ctx)
+	if err != nil || s.DataDir != os.Getenv("HEARTH_DATA_DIR") || s.Lending {
+		t.Errorf("settings %+v, %v", s, err)
+	}
+	if cat, err := b.Catalog(ctx); err != nil || len(cat) == 0 {
+		t.Errorf("built-in catalog: %d entries, %v", len(cat), err)
+	}
+	if st, err := b.Status(ctx); err != nil || st.Line == "" {
+		t.Errorf("status %+v, %v", st, err)
+	}
+	done := make(chan struct{})
+	go func() { release(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("release did not return")
+	}
+
+	t.Setenv(LogLevelEnv, "loud")
+	if _, _, err := Open(context.Background()); err == nil || !strings.Contains(err.Error(), LogLevelEnv) {
+		t.Errorf("a bad log level: %v", err)
+	}
+}
