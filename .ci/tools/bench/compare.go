@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,11 +37,13 @@ type result struct {
 	Decode  float64 `json:"decode_tok_s"`
 	TTFT    float64 `json:"ttft_ms"`
 	RSS     float64 `json:"peak_rss_bytes"`
+	RSSAnon float64 `json:"rss_anon_bytes"`
 }
 
 // presetRuns holds every run on one model.
 type presetRuns struct {
 	Preset        string   `json:"preset"`
+	Threads       int      `json:"threads"`
 	File          string   `json:"file"`
 	FileBytes     int64    `json:"file_bytes"`
 	BytesPerToken int64    `json:"weight_bytes_per_token"`
@@ -50,7 +53,7 @@ type presetRuns struct {
 
 type report struct {
 	Machine      map[string]string  `json:"machine"`
-	Threads      int                `json:"threads"`
+	Threads      []int              `json:"threads"`
 	PromptTokens int                `json:"prompt_tokens"`
 	GenTokens    int                `json:"gen_tokens"`
 	Reps         int                `json:"reps"`
@@ -61,7 +64,7 @@ type report struct {
 func main() {
 	cache := flag.String("cache", defaultCache(), "directory for the generated models and the hearth binary")
 	presets := flag.String("presets", "llama-1b-q8_0,llama-1b-q4_0,llama-1b-q4_k", "synth presets to compare")
-	threads := flag.Int("threads", 2, "threads for both engines")
+	threadList := flag.String("threads", "2", "thread counts for both engines, e.g. 1,2")
 	promptTokens := flag.Int("prompt-tokens", 128, "prompt length (one batch)")
 	genTokens := flag.Int("gen-tokens", 64, "decode steps")
 	reps := flag.Int("reps", 5, "runs of each engine on each model, alternating")
@@ -69,7 +72,16 @@ func main() {
 	llamaref := flag.String("llamaref", ".ci/tools/llamaref/llamaref.mjs", "llamaref script")
 	hearth := flag.String("hearth", "", "hearth binary to use (default: go build one into the cache)")
 	flag.Parse()
-	if err := run(*cache, *hearth, strings.Split(*presets, ","), *threads, *promptTokens, *genTokens, *reps, *jsonOut, *llamaref); err != nil {
+	var threads []int
+	for _, f := range strings.Split(*threadList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "compare: bad -threads %q\n", *threadList)
+			os.Exit(2)
+		}
+		threads = append(threads, n)
+	}
+	if err := run(*cache, *hearth, strings.Split(*presets, ","), threads, *promptTokens, *genTokens, *reps, *jsonOut, *llamaref); err != nil {
 		fmt.Fprintln(os.Stderr, "compare:", err)
 		os.Exit(1)
 	}
@@ -82,7 +94,7 @@ func defaultCache() string {
 	return filepath.Join(os.TempDir(), "hearth-bench")
 }
 
-func run(cache, hearth string, presets []string, threads, promptTokens, genTokens, reps int, jsonOut, llamaref string) error {
+func run(cache, hearth string, presets []string, threads []int, promptTokens, genTokens, reps int, jsonOut, llamaref string) error {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return err
 	}
@@ -105,21 +117,22 @@ func run(cache, hearth string, presets []string, threads, promptTokens, genToken
 			}
 			logf("  %s in %.0f s", p, time.Since(start).Seconds())
 		}
-		pr := &presetRuns{Preset: p, File: file}
-		var err error
-		if pr.FileBytes, pr.BytesPerToken, err = weightBytes(file); err != nil {
+		size, perToken, err := weightBytes(file)
+		if err != nil {
 			return err
 		}
-		rep.Presets = append(rep.Presets, pr)
+		for _, t := range threads {
+			rep.Presets = append(rep.Presets, &presetRuns{Preset: p, Threads: t, File: file, FileBytes: size, BytesPerToken: perToken})
+		}
 	}
-	for _, t := range []int{1, threads} {
+	for _, t := range threads {
 		rep.BandwidthGBs[fmt.Sprint(t)] = bandwidth(t) / 1e9
 	}
 	for r := range reps {
 		for _, pr := range rep.Presets {
 			engines := []func() error{
-				func() error { return benchHearth(hearth, pr, threads, promptTokens, genTokens) },
-				func() error { return benchLlama(llamaref, pr, threads, promptTokens, genTokens) },
+				func() error { return benchHearth(hearth, pr, pr.Threads, promptTokens, genTokens) },
+				func() error { return benchLlama(llamaref, pr, pr.Threads, promptTokens, genTokens) },
 			}
 			if r%2 == 1 {
 				slices.Reverse(engines)
@@ -130,7 +143,7 @@ func run(cache, hearth string, presets []string, threads, promptTokens, genToken
 				}
 			}
 			h, l := pr.Hearth[len(pr.Hearth)-1], pr.Llama[len(pr.Llama)-1]
-			logf("round %d %s: hearth %.1f/%.1f tok/s, llama.cpp %.1f/%.1f tok/s (prefill/decode)", r+1, pr.Preset, h.Prefill, h.Decode, l.Prefill, l.Decode)
+			logf("round %d %s, %d threads: hearth %.1f/%.1f tok/s, llama.cpp %.1f/%.1f tok/s (prefill/decode)", r+1, pr.Preset, pr.Threads, h.Prefill, h.Decode, l.Prefill, l.Decode)
 		}
 	}
 	rep.Machine["load_after"] = loadAvg()
@@ -245,38 +258,40 @@ func median(rs []result, f func(result) float64) float64 {
 	return xs[len(xs)/2]
 }
 
-func spread(rs []result, f func(result) float64) string {
-	lo, hi := math.Inf(1), math.Inf(-1)
+func best(rs []result, f func(result) float64) float64 {
+	b := 0.0
 	for _, r := range rs {
-		lo, hi = min(lo, f(r)), max(hi, f(r))
+		b = max(b, f(r))
 	}
-	return fmt.Sprintf("%.1f–%.1f", lo, hi)
+	return b
 }
 
 func printTable(rep *report) {
 	m := rep.Machine
 	fmt.Printf("\nMachine: %s, %s CPUs, Hearth kernels %s, %s; llama.cpp %s (%s)\n", m["cpu"], m["cpus"], m["kernels"], m["go"], m["llama_cpp"], m["llama_backend"])
 	fmt.Printf("Load average before/after: %s / %s\n", m["load_before"], m["load_after"])
-	fmt.Printf("Method: %d threads each; prompt %d tokens as one batch, then %d greedy decode steps; %d runs per engine and model, alternating; medians (range).\n",
-		rep.Threads, rep.PromptTokens, rep.GenTokens, rep.Reps)
-	bw := rep.BandwidthGBs[fmt.Sprint(rep.Threads)]
-	fmt.Printf("Streaming read bandwidth: %.1f GB/s on 1 thread, %.1f GB/s on %d.\n\n", rep.BandwidthGBs["1"], bw, rep.Threads)
-	fmt.Println("| model | file MB | prefill tok/s Hearth | llama.cpp | ratio | decode tok/s Hearth | llama.cpp | ratio | decode ceiling (bandwidth / bytes per token) | TTFT ms Hearth / llama.cpp | Hearth peak RSS MB |")
+	fmt.Printf("Method: prompt %d tokens as one batch, then %d greedy decode steps; %d runs per engine, model and thread count, alternating engines.\n",
+		rep.PromptTokens, rep.GenTokens, rep.Reps)
+	fmt.Printf("Cells: median (best) tok/s; the best run is the least disturbed on a shared machine. Ratios: Hearth / llama.cpp, of medians (of bests).\n")
+	var bws []string
+	for _, t := range rep.Threads {
+		bws = append(bws, fmt.Sprintf("%.1f GB/s on %d thread(s)", rep.BandwidthGBs[fmt.Sprint(t)], t))
+	}
+	fmt.Printf("Streaming read bandwidth: %s.\n\n", strings.Join(bws, ", "))
+	fmt.Println("| model | threads | prefill Hearth | prefill llama.cpp | ratio | decode Hearth | decode llama.cpp | ratio | decode ceiling: bandwidth / bytes per token | TTFT ms Hearth / llama.cpp | Hearth peak RSS MB (anon) |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	pre := func(r result) float64 { return r.Prefill }
 	dec := func(r result) float64 { return r.Decode }
 	ttft := func(r result) float64 { return r.TTFT }
-	rss := func(r result) float64 { return r.RSS }
 	for _, p := range rep.Presets {
-		hp, lp := median(p.Hearth, pre), median(p.Llama, pre)
-		hd, ld := median(p.Hearth, dec), median(p.Llama, dec)
-		ceiling := bw * 1e9 / float64(p.BytesPerToken)
-		fmt.Printf("| %s | %.0f | %.1f (%s) | %.1f (%s) | %.2f× | %.1f (%s) | %.1f (%s) | %.2f× | %.1f tok/s (%.0f MB/token) | %.0f / %.0f | %.0f |\n",
-			p.Preset, float64(p.FileBytes)/1e6,
-			hp, spread(p.Hearth, pre), lp, spread(p.Llama, pre), hp/lp,
-			hd, spread(p.Hearth, dec), ld, spread(p.Llama, dec), hd/ld,
-			ceiling, float64(p.BytesPerToken)/1e6,
-			median(p.Hearth, ttft), median(p.Llama, ttft), median(p.Hearth, rss)/1e6)
+		hp, lp, hpb, lpb := median(p.Hearth, pre), median(p.Llama, pre), best(p.Hearth, pre), best(p.Llama, pre)
+		hd, ld, hdb, ldb := median(p.Hearth, dec), median(p.Llama, dec), best(p.Hearth, dec), best(p.Llama, dec)
+		bw := rep.BandwidthGBs[fmt.Sprint(p.Threads)]
+		fmt.Printf("| %s | %d | %.1f (%.1f) | %.1f (%.1f) | %.2f× (%.2f×) | %.1f (%.1f) | %.1f (%.1f) | %.2f× (%.2f×) | %.1f tok/s (%.0f MB/token) | %.0f / %.0f | %.0f (%.0f) |\n",
+			p.Preset, p.Threads, hp, hpb, lp, lpb, hp/lp, hpb/lpb, hd, hdb, ld, ldb, hd/ld, hdb/ldb,
+			bw*1e9/float64(p.BytesPerToken), float64(p.BytesPerToken)/1e6,
+			median(p.Hearth, ttft), median(p.Llama, ttft),
+			median(p.Hearth, func(r result) float64 { return r.RSS })/1e6, median(p.Hearth, func(r result) float64 { return r.RSSAnon })/1e6)
 	}
 }
 

@@ -39,6 +39,11 @@ type benchJSON struct {
 	TTFTMs       float64 `json:"ttft_ms"`
 	PeakRSSBytes int64   `json:"peak_rss_bytes"`
 	KVCacheBytes int64   `json:"kv_cache_bytes"`
+	// At the end (Linux): resident anonymous memory (heap, buffers) and
+	// file pages (the mapped weights, the executable). The weights are
+	// read in place, so they show as file pages, not as a copy.
+	RSSAnonBytes int64 `json:"rss_anon_bytes,omitempty"`
+	RSSFileBytes int64 `json:"rss_file_bytes,omitempty"`
 }
 
 // benchRun is one measured repetition.
@@ -124,13 +129,14 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		runs = append(runs, r)
 	}
 	rss, _ := peakRSS()
+	anon, file, _ := rssParts()
 	out := benchJSON{
 		Model: *modelPath, ModelBytes: st.Size(), Threads: lm.Pool.Threads(), Kernels: tensor.KernelSet(),
 		PromptTokens: *promptTokens, GenTokens: *genTokens, Reps: *reps,
 		PrefillTokS:  median(runs, func(r benchRun) float64 { return r.prefill }),
 		DecodeTokS:   median(runs, func(r benchRun) float64 { return r.decode }),
 		TTFTMs:       median(runs, func(r benchRun) float64 { return float64(r.ttft) / 1e6 }),
-		PeakRSSBytes: rss,
+		PeakRSSBytes: rss, RSSAnonBytes: anon, RSSFileBytes: file,
 		KVCacheBytes: chain[0].(*model.Session).CacheBytes(),
 	}
 	if *asJSON {
@@ -140,7 +146,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "prefill  %d tokens: %.2f tok/s (time to first token %.1f ms)\n", out.PromptTokens, out.PrefillTokS, out.TTFTMs)
 	fmt.Fprintf(env.Stdout, "decode   %d tokens: %.2f tok/s\n", out.GenTokens, out.DecodeTokS)
 	if out.PeakRSSBytes > 0 {
-		fmt.Fprintf(env.Stdout, "memory   peak RSS %.1f MB (KV cache %.1f MB)\n", float64(out.PeakRSSBytes)/1e6, float64(out.KVCacheBytes)/1e6)
+		fmt.Fprintf(env.Stdout, "memory   peak RSS %.1f MB (KV cache %.1f MB", float64(out.PeakRSSBytes)/1e6, float64(out.KVCacheBytes)/1e6)
+		if out.RSSFileBytes > 0 {
+			fmt.Fprintf(env.Stdout, "; now %.1f MB file pages, %.1f MB anonymous", float64(out.RSSFileBytes)/1e6, float64(out.RSSAnonBytes)/1e6)
+		}
+		fmt.Fprintln(env.Stdout, ")")
 	}
 	return nil
 }
