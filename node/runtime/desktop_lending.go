@@ -86,7 +86,7 @@ func (d *Desktop) nodeConfig(s DesktopSettings) (NodeConfig, error) {
 		if err != nil {
 			return NodeConfig{}, fmt.Errorf("%w: a price needs a wallet to be paid to: %w", ErrCannotLend, err)
 		}
-		cfg.Wallet = w
+		cfg.Wallet, cfg.Shard.Payout = w, w.PublicKey()
 	}
 	return cfg, cfg.Validate()
 }

@@ -102,6 +102,23 @@ func TestDesktopWallet(t *testing.T) {
 		t.Fatalf("earnings %+v, %v", days, err)
 	}
 
+	// Lending at a price is paid to this wallet: the node and the wallet
+	// view share its ledger.
+	withStories(t, d)
+	serve(t, d)
+	s := d.Settings()
+	s.Lending, s.Price = true, 100
+	if err := d.UpdateSettings(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a paid node", func() bool {
+		ns, _ := d.Network(ctx)
+		return ns.Node.Accepting && len(ns.Shards) == 1 && ns.Shards[0].Price == 100
+	})
+	if days, err := d.Earnings(ctx, 3); err != nil || len(days) != 3 {
+		t.Fatalf("earnings while lending: %+v, %v", days, err)
+	}
+
 	// The phrase restores the wallet in another data directory.
 	cfg2 := testDesktopConfig(t)
 	d2 := openDesktop(t, cfg2)
