@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	goruntime "runtime"
 	"sync"
 	"time"
@@ -259,7 +260,7 @@ func (d *Desktop) Serve(ctx context.Context) error {
 	defer cancel()
 	stopLife := context.AfterFunc(ctx, d.stop) // the end of Serve stops background work
 	defer stopLife()
-	d.net.setServing(ctx)
+	d.net.setServing()
 	if d.Settings().Lending {
 		d.applyLending()
 	}
@@ -389,11 +390,9 @@ func lendingChanged(a, b DesktopSettings) bool {
 	if !b.Lending {
 		return false
 	}
-	a.Theme, b.Theme = "", ""
-	a.DataDir, b.DataDir = "", ""
-	a.Privacy, b.Privacy = "", ""
-	a.TrustedPeers, b.TrustedPeers = nil, nil
-	a.Cluster, b.Cluster, a.RPCURL, b.RPCURL = "", "", "", ""
-	ja, jb := fmt.Sprintf("%+v", a), fmt.Sprintf("%+v", b)
-	return ja != jb
+	// What the node does not depend on.
+	for _, s := range []*DesktopSettings{&a, &b} {
+		s.Theme, s.DataDir, s.Privacy, s.TrustedPeers, s.Cluster, s.RPCURL = "", "", "", nil, "", ""
+	}
+	return !reflect.DeepEqual(a, b)
 }
