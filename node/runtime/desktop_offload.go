@@ -177,11 +177,16 @@ func (d *Desktop) buildOffload(ctx context.Context, lm *LocalModel, maxCtx int) 
 // DiscoveryWait) until providers cover the layers offloading needs.
 func (d *Desktop) findProviders(ctx context.Context, c *consumerHost, hash discovery.ModelHash, src ProviderSource, numLayers int) {
 	c.disc.Watch(hash)
+	if covers(src.Providers(hash), numLayers) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.DiscoveryWait)
 	defer cancel()
-	if _, err := c.disc.Find(ctx, hash); err != nil && !errors.Is(err, discovery.ErrDHTDisabled) && ctx.Err() == nil {
-		d.log.Debug("finding providers in the DHT", "err", err)
-	}
+	go func() { // the DHT lookup fills the registry as it goes
+		if _, err := c.disc.Find(ctx, hash); err != nil && !errors.Is(err, discovery.ErrDHTDisabled) && ctx.Err() == nil {
+			d.log.Debug("finding providers in the DHT", "err", err)
+		}
+	}()
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for !covers(src.Providers(hash), numLayers) {
