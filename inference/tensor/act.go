@@ -116,7 +116,14 @@ func (v *qvec) quantize(f actFormat, x []float32, packY bool) {
 			quantQ8Block(v, b, x[32*b:32*b+32])
 		}
 	case actQ8K:
-		for b := range v.d {
+		for b := 0; b < len(v.d); b++ {
+			if useFastQuant {
+				sub := *v
+				sub.qs, sub.d, sub.bsum, sub.bs16 = v.qs[QK_K*b:], v.d[b:], v.bsum[16*b:], v.bs16[16*b:]
+				if b += quantQ8KFast(&sub, x[QK_K*b:]); b == len(v.d) {
+					break
+				}
+			}
 			quantQ8KBlock(v, b, x[QK_K*b:QK_K*b+QK_K])
 		}
 	}

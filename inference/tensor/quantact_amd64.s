@@ -126,3 +126,151 @@ done:
 	MOVQ R10, ret+48(FP)
 	VZEROUPPER
 	RET
+
+// Activation quantisation to Q8_K (act.go's quantQ8KBlock, bit for bit):
+// per 256 elements, maxv = the first element of largest magnitude, iscale
+// = -127/maxv, q = round-half-even(iscale·x) (|q| ≤ 127, so the min with
+// 127 changes nothing), Σq per 16 (int32 and int16), d = 1/iscale. Blocks
+// with a NaN or infinity, all zero, or whose iscale overflows are left to
+// the Go code: the function returns the number of blocks it did.
+
+// KPAIR quantises the next 32 elements (two groups of 16): their quants to
+// DI, the groups' lane sums to G0 and G1.
+#define KPAIR(G0, G1) \
+	VMULPS (SI), Y12, Y8; \
+	VMULPS 32(SI), Y12, Y9; \
+	VMULPS 64(SI), Y12, Y10; \
+	VMULPS 96(SI), Y12, Y11; \
+	VCVTPS2DQ Y8, Y8; \
+	VCVTPS2DQ Y9, Y9; \
+	VCVTPS2DQ Y10, Y10; \
+	VCVTPS2DQ Y11, Y11; \
+	VPADDD Y9, Y8, G0; \
+	VPADDD Y11, Y10, G1; \
+	VPACKSSDW Y9, Y8, Y8; \
+	VPACKSSDW Y11, Y10, Y10; \
+	VPACKSSWB Y10, Y8, Y8; \
+	VPERMD Y8, Y13, Y8; \
+	VMOVDQU Y8, (DI); \
+	ADDQ $128, SI; \
+	ADDQ $32, DI
+
+// KFOLD8 folds Y0…Y7 into Y0: lane g = the sum of the lanes of Y_g.
+#define KFOLD8 \
+	VPHADDD Y1, Y0, Y0; \
+	VPHADDD Y3, Y2, Y2; \
+	VPHADDD Y2, Y0, Y0; \
+	VPHADDD Y5, Y4, Y4; \
+	VPHADDD Y7, Y6, Y6; \
+	VPHADDD Y6, Y4, Y4; \
+	VPERM2I128 $0x20, Y4, Y0, Y1; \
+	VPERM2I128 $0x31, Y4, Y0, Y2; \
+	VPADDD Y2, Y1, Y0
+
+// func quantQ8KAVX2(x *float32, qs *int8, d *float32, bsum *int32, bs16 *int16, nb int) int
+TEXT ·quantQ8KAVX2(SB), NOSPLIT, $0-56
+	MOVQ    x+0(FP), SI
+	MOVQ    qs+8(FP), DI
+	MOVQ    d+16(FP), DX
+	MOVQ    bsum+24(FP), R8
+	MOVQ    bs16+32(FP), R9
+	MOVQ    nb+40(FP), CX
+	XORQ    R10, R10
+	VMOVDQU qaabs<>(SB), Y15
+	VMOVDQU qaperm<>(SB), Y13
+
+kblock:
+	CMPQ R10, CX
+	JGE  kdone
+
+	// amax: the largest |x| bits over 32 registers, four chains.
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	XORQ  R11, R11
+
+kmax:
+	VPAND   (SI)(R11*1), Y15, Y4
+	VPAND   32(SI)(R11*1), Y15, Y5
+	VPAND   64(SI)(R11*1), Y15, Y6
+	VPAND   96(SI)(R11*1), Y15, Y7
+	VPMAXUD Y4, Y0, Y0
+	VPMAXUD Y5, Y1, Y1
+	VPMAXUD Y6, Y2, Y2
+	VPMAXUD Y7, Y3, Y3
+	ADDQ    $128, R11
+	CMPQ    R11, $1024
+	JLT     kmax
+	VPMAXUD      Y1, Y0, Y0
+	VPMAXUD      Y3, Y2, Y2
+	VPMAXUD      Y2, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPMAXUD      X1, X0, X0
+	VPSHUFD      $0x4e, X0, X1
+	VPMAXUD      X1, X0, X0
+	VPSHUFD      $0xb1, X0, X1
+	VPMAXUD      X1, X0, X0
+	VMOVD        X0, AX
+	TESTL        AX, AX
+	JZ           kdone            // all zero
+	CMPL         AX, $0x7f800000
+	JAE          kdone            // NaN or infinity
+
+	// maxv: the first element whose |x| is amax.
+	VPBROADCASTD X0, Y14
+	XORQ         R11, R11
+
+kfind:
+	VPAND     (SI)(R11*4), Y15, Y4
+	VPCMPEQD  Y14, Y4, Y4
+	VMOVMSKPS Y4, AX
+	TESTL     AX, AX
+	JNZ       kfound
+	ADDQ      $8, R11
+	JMP       kfind
+
+kfound:
+	BSFL   AX, AX
+	ADDQ   AX, R11
+	MOVL   $0xc2fe0000, AX // -127.0
+	VMOVD  AX, X0
+	VDIVSS (SI)(R11*4), X0, X12 // iscale = -127/maxv
+	VMOVD  X12, AX
+	ANDL   $0x7fffffff, AX
+	CMPL   AX, $0x7f800000
+	JAE    kdone                  // iscale overflows
+	MOVL   $0x3f800000, AX        // 1.0
+	VMOVD  AX, X0
+	VDIVSS X12, X0, X0
+	VMOVSS X0, (DX)               // d = 1/iscale
+	VBROADCASTSS X12, Y12
+
+	// Two halves of 128: q for eight groups of 16, their sums folded.
+	KPAIR(Y0, Y1)
+	KPAIR(Y2, Y3)
+	KPAIR(Y4, Y5)
+	KPAIR(Y6, Y7)
+	KFOLD8
+	VMOVDQU Y0, (R8)
+	VMOVDQA Y0, Y14
+	KPAIR(Y0, Y1)
+	KPAIR(Y2, Y3)
+	KPAIR(Y4, Y5)
+	KPAIR(Y6, Y7)
+	KFOLD8
+	VMOVDQU   Y0, 32(R8)
+	VPACKSSDW Y0, Y14, Y0
+	VPERMQ    $0xd8, Y0, Y0
+	VMOVDQU   Y0, (R9)
+
+	ADDQ $4, DX
+	ADDQ $64, R8
+	ADDQ $32, R9
+	INCQ R10
+	JMP  kblock
+
+kdone:
+	MOVQ R10, ret+48(FP)
+	VZEROUPPER
+	RET

@@ -7,13 +7,13 @@ import (
 	"testing"
 )
 
-// TestFastQuantMatchesGo: the assembly activation quantiser gives exactly
-// the Go one's quants, scales, sums and s, for ordinary, tiny, huge, zero,
+// TestFastQuantMatchesGo: the assembly activation quantisers give exactly
+// the Go ones' quants, scales, sums and s (Q8_0, Q8_1, Q8_K), for ordinary, tiny, huge, zero,
 // tie-making and non-finite blocks.
 func TestFastQuantMatchesGo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(81, 82))
 	for iter := range 400 {
-		n := 32 * (1 + rng.IntN(24))
+		n := 256 * (1 + rng.IntN(4))
 		scale := math.Pow(10, float64(rng.IntN(80)-40))
 		x := randVec(rng, n, scale)
 		switch iter % 8 {
@@ -32,7 +32,10 @@ func TestFastQuantMatchesGo(t *testing.T) {
 			}
 			x[0] = 63.5
 		}
-		for _, f := range []actFormat{actQ8_0, actQ8_1} {
+		if iter%8 == 5 { // the largest magnitude twice, with both signs
+			x[7], x[200] = -10*float32(scale), 10*float32(scale)
+		}
+		for _, f := range []actFormat{actQ8_0, actQ8_1, actQ8K} {
 			var fast, slow qbuf
 			fast.reset(f, 1, n)
 			slow.reset(f, 1, n)
@@ -41,7 +44,8 @@ func TestFastQuantMatchesGo(t *testing.T) {
 			useFastQuant = false
 			b.quantize(f, x, false)
 			useFastQuant = true
-			if !slices.Equal(a.qs, b.qs) || !slices.Equal(a.sum, b.sum) || !sameBits(a.d, b.d) || !sameBits(a.s, b.s) {
+			if !slices.Equal(a.qs, b.qs) || !slices.Equal(a.sum, b.sum) || !sameBits(a.d, b.d) || !sameBits(a.s, b.s) ||
+				!slices.Equal(a.bsum, b.bsum) || !slices.Equal(a.bs16, b.bs16) {
 				t.Fatalf("iter %d format %d: fast and Go quantisation differ\nqs %v\n   %v\nd %v\n  %v\ns %v\n  %v",
 					iter, f, a.qs[:32], b.qs[:32], a.d, b.d, a.s, b.s)
 			}

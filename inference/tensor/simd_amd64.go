@@ -356,3 +356,15 @@ func quantQ8Fast(v *qvec, x []float32) int {
 	}
 	return quantQ8AVX2(&x[0], &v.qs[0], &v.d[0], &v.s[0], &v.sum[0], len(v.d))
 }
+
+//go:noescape
+func quantQ8KAVX2(x *float32, qs *int8, d *float32, bsum *int32, bs16 *int16, nb int) int
+
+// quantQ8KFast quantises the leading super-blocks of x (Q8_K) in assembly
+// and returns how many it did; it stops at a super-block it leaves to Go.
+func quantQ8KFast(v *qvec, x []float32) int {
+	if !hasAVX2 || len(v.d) == 0 {
+		return 0
+	}
+	return quantQ8KAVX2(&x[0], &v.qs[0], &v.d[0], &v.bsum[0], &v.bs16[0], len(v.d))
+}

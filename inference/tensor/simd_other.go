@@ -20,3 +20,5 @@ func addScaledFast(dst []float32, a float32, x []float32) int { return 0 }
 func addRowsFast(dst, w, rows []float32, stride int) int { return 0 }
 
 func quantQ8Fast(v *qvec, x []float32) int { return 0 }
+
+func quantQ8KFast(v *qvec, x []float32) int { return 0 }
