@@ -185,3 +185,50 @@ func FuzzKernelBytes(f *testing.F) {
 		checkTiers(t, typ, row, &a, "arbitrary bytes")
 	})
 }
+
+// FuzzMatMul: arbitrary bytes as a matrix (any scales and levels) times
+// fuzzed tokens, through every MatMul path a token count selects (tile,
+// transposed, packed eight-token kernels): each element equals the
+// reference kernel bit for bit.
+func FuzzMatMul(f *testing.F) {
+	f.Add(uint8(8), uint8(9), uint8(3), []byte{0, 0x3c, 0x12, 0x34}, []byte{1, 2, 3})
+	f.Add(uint8(12), uint8(2), uint8(5), []byte("\xff\x7c q4k"), []byte("x"))
+	f.Add(uint8(2), uint8(17), uint8(2), []byte("q4_0 \x00\x7e"), []byte("tokens"))
+	f.Fuzz(func(t *testing.T, tb, ntok, nrows uint8, wdata, xdata []byte) {
+		typ := kernelTypes[int(tb)%len(kernelTypes)]
+		n, rows := 1+int(ntok)%20, 1+int(nrows)%9
+		cols := typ.BlockSize() * 16
+		if typ.BlockSize() == 1 {
+			cols = 40
+		} else if typ.BlockSize() == QK_K {
+			cols = QK_K * (1 + int(nrows)%3)
+		}
+		rb := cols / typ.BlockSize() * typ.TypeSize()
+		data := make([]byte, rows*rb)
+		for i := range data {
+			if len(wdata) > 0 {
+				data[i] = wdata[i%len(wdata)] ^ byte(i/len(wdata))
+			}
+		}
+		m, err := NewMatrix(typ, rows, cols, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := floatsFrom(xdata, n*cols)
+		dst := make([]float32, n*rows)
+		p := NewPool(2)
+		defer p.Close()
+		p.MatMul(dst, m, x, n)
+		for tok := range n {
+			a, err := quantizeAct(typ, x[tok*cols:(tok+1)*cols])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := range rows {
+				if want := refDot(typ, m.Row(r), &a); !sameFloat(want, dst[tok*rows+r]) {
+					t.Fatalf("%s n=%d token %d row %d: %v, reference %v", typ, n, tok, r, dst[tok*rows+r], want)
+				}
+			}
+		}
+	})
+}
