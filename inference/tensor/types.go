@@ -6,14 +6,24 @@
 // quantisers port quantize_row_*_ref; a test compares them with llama.cpp's
 // library when the CI tools are installed).
 //
-// Kernels: a Pool runs MatVec/MatMul over a Matrix. For block formats the
-// activations are first quantised to the format's vec dot type (Q8_0, Q8_1
-// or Q8_K, see act.go), as in ggml. Every kernel has a canonical
-// floating-point reduction order (dot_f32.go, dot_q.go, dot_k.go) that any
-// faster version must reproduce bit for bit: integer block sums are exact,
-// float products are rounded to float32 before they are added (no FMA), and
-// partial sums live in fixed lanes folded by a fixed pairwise tree. So a
-// result never depends on thread count, scheduling or MatVec vs MatMul.
+// Kernels: a Pool runs MatVec/MatMul/MatMuls over a Matrix. For block
+// formats the activations are first quantised to the format's vec dot type
+// (Q8_0, Q8_1 or Q8_K, see act.go), as in ggml, once per call for all its
+// tokens and matrices. Every kernel has a canonical floating-point
+// reduction order (dot_f32.go, dot_q.go, dot_k.go) that any faster version
+// must reproduce bit for bit: integer block sums are exact, float products
+// are rounded to float32 before they are added (no FMA), and partial sums
+// live in fixed lanes folded by a fixed pairwise tree. So a result never
+// depends on thread count, scheduling, CPU features or MatVec vs MatMul.
+//
+// Kernel tiers (kernelTiers): the reference kernels; the portable Go
+// kernels (dot_swar.go, every platform); on amd64, Go assembly picked at run
+// time from the CPU's features, with no build flags: AVX2+F16C for every
+// format (dotf, dotq, dotk*_amd64.s: tiles of rows × tokens, tile_amd64.h)
+// and, where AVX512-VNNI is present, vpdpbusd kernels that transpose blocks
+// so lanes hold whole blocks (dotqt, dotq8t, dotkt_amd64.s: one token, and
+// eight tokens at a time for prefill). Tests and fuzzers check every tier
+// the machine runs against the references.
 package tensor
 
 import (
