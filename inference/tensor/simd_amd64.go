@@ -54,6 +54,12 @@ func q4KTileAVX2(a *tileArgs)
 func q4KTileVNNI(a *tileArgs)
 
 //go:noescape
+func q4KVTileAVX2(a *tileArgs)
+
+//go:noescape
+func q4KVTileVNNI(a *tileArgs)
+
+//go:noescape
 func q5KTileAVX2(a *tileArgs)
 
 //go:noescape
@@ -169,9 +175,9 @@ func runTile(t Type, vnni bool, a *tileArgs) {
 		}
 	case Q4_K:
 		if vnni {
-			q4KTileVNNI(a)
+			q4KVTileVNNI(a)
 		} else {
-			q4KTileAVX2(a)
+			q4KVTileAVX2(a)
 		}
 	case Q5_K:
 		if vnni {
