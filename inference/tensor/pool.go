@@ -95,14 +95,18 @@ const tileTokens = 64
 const chunkBytes = 192 << 10
 
 // spinSteps is how many times an idle helper polls for the next step
-// before it parks (about ten microseconds): long enough to bridge the
-// serial work between the steps of a decode, short enough not to keep the
-// caller off a shared CPU for long.
-const spinSteps = 1 << 14
+// before it parks (tens of microseconds): long enough to bridge the serial
+// work between the steps of a decode (norms, quantisation, RoPE), short
+// enough not to keep the caller off a shared CPU for long. Parking sooner
+// cost a quarter of the 2-thread decode speed (a woken helper is late).
+const spinSteps = 1 << 16
 
 // waitSpins is how many times the caller polls for the helpers to finish
-// a step before it sleeps (a few microseconds).
-const waitSpins = 1 << 12
+// a step before it sleeps (tens of microseconds: about a chunk's work).
+// Sleeping sooner costs more than it saves: waking a sleeping thread takes
+// tens of microseconds, which on a decode's many short steps added a sixth
+// to the time of the matrix products.
+const waitSpins = 1 << 17
 
 // NewPool starts a pool of threads workers (threads <= 0: runtime.NumCPU()).
 func NewPool(threads int) *Pool {
