@@ -2,6 +2,8 @@ package model
 
 import (
 	"math"
+
+	"github.com/hearth-p2p/hearth/inference/tensor"
 )
 
 // The element-wise kernels below fix their arithmetic order and write every
@@ -24,17 +26,28 @@ func rmsnorm(o, x, w []float32, eps float32) {
 	}
 }
 
-// softmax turns x into probabilities in place.
+// softmax turns x into probabilities in place. The exponentials are taken
+// 64 at a time (tensor.ExpAll: the same bits on every CPU) and summed in
+// order, in float64.
 func softmax(x []float32) {
 	maxv := float32(math.Inf(-1))
 	for _, v := range x {
 		maxv = max(maxv, v)
 	}
+	var buf [64]float64
 	var sum float64
-	for i, v := range x {
-		e := float32(exp(float64(v - maxv)))
-		x[i] = e
-		sum += float64(e)
+	for i := 0; i < len(x); i += len(buf) {
+		chunk := x[i:min(i+len(buf), len(x))]
+		b := buf[:len(chunk)]
+		for j, v := range chunk {
+			b[j] = float64(v - maxv)
+		}
+		tensor.ExpAll(b)
+		for j := range chunk {
+			e := float32(b[j])
+			chunk[j] = e
+			sum += float64(e)
+		}
 	}
 	inv := float32(1 / sum)
 	for i := range x {
@@ -42,72 +55,9 @@ func softmax(x []float32) {
 	}
 }
 
-// exp is e^x, computed the same way on every CPU. (math.Exp is not: on
-// amd64 it uses fused multiply-adds when the CPU has FMA, so its last bit
-// depends on the machine, and a peer's hidden states could not be checked
-// by another peer.) It is Go's portable algorithm (math/exp.go, from
-// FreeBSD's e_exp.c, error < 1 ulp) with every product rounded before it is
-// added, so no compiler may fuse them either.
-func exp(x float64) float64 {
-	const (
-		overflow  = 7.09782712893383973096e+02
-		underflow = -7.45133219101941108420e+02
-		nearZero  = 1.0 / (1 << 28)
-	)
-	switch {
-	case x != x:
-		return x
-	case x > overflow:
-		return math.Inf(1)
-	case x < underflow:
-		return 0
-	case -nearZero < x && x < nearZero:
-		return 1 + x
-	}
-	y, k := expParts(x)
-	if -1021 <= k && k <= 1022 {
-		// y·2^k is normal, so multiplying by the power of two is exact:
-		// the same value as Ldexp, without its special cases.
-		return y * math.Float64frombits(uint64(k+1023)<<52)
-	}
-	return math.Ldexp(y, k)
-}
-
-// expParts splits e^x = y·2^k for x in exp's ordinary range.
-func expParts(x float64) (y float64, k int) {
-	const (
-		ln2Hi = 6.93147180369123816490e-01
-		ln2Lo = 1.90821492927058770002e-10
-		log2e = 1.44269504088896338700e+00
-
-		p1 = 1.66666666666666657415e-01
-		p2 = -2.77777777770155933842e-03
-		p3 = 6.61375632143793436117e-05
-		p4 = -1.65339022054652515390e-06
-		p5 = 4.13813679705723846039e-08
-	)
-	switch {
-	case x < 0:
-		k = int(float64(log2e*x) - 0.5)
-	case x > 0:
-		k = int(float64(log2e*x) + 0.5)
-	}
-	hi := x - float64(float64(k)*ln2Hi)
-	lo := float64(k) * ln2Lo
-	r := hi - lo
-	t := float64(r * r)
-	c := r - float64(t*(p1+float64(t*(p2+float64(t*(p3+float64(t*(p4+float64(t*p5)))))))))
-	return 1 - ((lo - float64(r*c)/(2-c)) - hi), k
-}
-
-// swiglu sets g = silu(g) * u.
-func swiglu(g, u []float32) {
-	u = u[:len(g)]
-	for i, v := range g {
-		silu := v / float32(1+exp(float64(-v)))
-		g[i] = silu * u[i]
-	}
-}
+// swiglu sets g = silu(g) * u (tensor.SwiGLU: its exp is the same on
+// every CPU).
+func swiglu(g, u []float32) { tensor.SwiGLU(g, u) }
 
 // add sets x += y.
 func add(x, y []float32) {

@@ -374,3 +374,28 @@ func quantQ8KFast(v *qvec, x []float32) int {
 	}
 	return quantQ8KAVX2(&x[0], &v.qs[0], &v.d[0], &v.bsum[0], &v.bs16[0], len(v.d))
 }
+
+//go:noescape
+func swigluAVX2(gs, u *float32, n int) int
+
+// swigluFast runs SwiGLU in assembly from the start of g and returns how
+// many elements it did (whole groups of four, up to the first it leaves
+// to Go).
+func swigluFast(g, u []float32) int {
+	if !hasAVX2 || len(g) < 4 {
+		return 0
+	}
+	return swigluAVX2(&g[0], &u[0], len(g))
+}
+
+//go:noescape
+func expAVX2(x *float64, n int) int
+
+// expFast sets x[i] = Exp(x[i]) in assembly from the start of x and returns
+// how many it did.
+func expFast(x []float64) int {
+	if !hasAVX2 || len(x) < 4 {
+		return 0
+	}
+	return expAVX2(&x[0], len(x))
+}
