@@ -135,38 +135,6 @@ GLOBL k4shuf<>(SB), RODATA|NOPTR, $256
 	VMOVDQU k4bytes0f<>(SB), Y14; \
 	VMOVDQU k4bytes10<>(SB), Y15
 
-// func q4KTileAVX2(a *tileArgs)
-TEXT ·q4KTileAVX2(SB), NOSPLIT, $48-8
-	K4CONSTS
-	TILE_START
-pair:
-	KSETUP
-sb:
-	Q4KBODY(KDOT_AVX2)
-	KACC(144)
-	JNZ sb
-	KLOAD
-	TILE_STORE(pair)
-tiledone:
-	VZEROUPPER
-	RET
-
-// func q4KTileVNNI(a *tileArgs)
-TEXT ·q4KTileVNNI(SB), NOSPLIT, $48-8
-	K4CONSTS
-	TILE_START
-pair:
-	KSETUP
-sb:
-	Q4KBODY(KDOT_VNNI)
-	KACC(144)
-	JNZ sb
-	KLOAD
-	TILE_STORE(pair)
-tiledone:
-	VZEROUPPER
-	RET
-
 // func q5KTileAVX2(a *tileArgs)
 TEXT ·q5KTileAVX2(SB), NOSPLIT, $48-8
 	K4CONSTS

@@ -48,12 +48,6 @@ func q5_1TileAVX2(a *tileArgs)
 func q5_1TileVNNI(a *tileArgs)
 
 //go:noescape
-func q4KTileAVX2(a *tileArgs)
-
-//go:noescape
-func q4KTileVNNI(a *tileArgs)
-
-//go:noescape
 func q4KVTileAVX2(a *tileArgs)
 
 //go:noescape
