@@ -3,8 +3,6 @@ package tensor
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"testing"
 )
 
@@ -90,11 +88,7 @@ func BenchmarkDotF32(b *testing.B) {
 // BenchmarkKernel compares the kernel tiers on one thread: 64 rows of 2048
 // (cache-resident, so this measures compute, not memory).
 func BenchmarkKernel(b *testing.B) {
-	rows, cols := 64, 2048
-	if s := os.Getenv("KCOLS"); s != "" {
-		cols, _ = strconv.Atoi(s)
-		rows = 64 * 2048 / cols
-	}
+	const rows, cols = 64, 2048
 	for _, typ := range benchTypes {
 		m := benchMatrix(b, typ, rows, cols)
 		x := randVec(rand.New(rand.NewPCG(59, 60)), cols, 1)
