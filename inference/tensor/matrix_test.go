@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -24,7 +25,7 @@ func TestNewMatrix(t *testing.T) {
 		{"negative cols", F32, 1, -4, 0, ErrShape},
 		{"no kernel", IQ2_XXS, 1, 256, 66, ErrUnsupportedType},
 		{"unknown", Type(77), 1, 1, 1, ErrUnsupportedType},
-		{"overflow", Q8_0, 1 << 60, 1 << 20, 0, ErrShape},
+		{"overflow", Q8_0, math.MaxInt / 1024, 1 << 20, 0, ErrShape},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
