@@ -18,6 +18,11 @@ type consSession struct {
 	Paid     uint64            `json:"paid"`             // confirmed on chain
 	Intent   []byte            `json:"intent,omitempty"` // signature of the open payment covering it
 	Updated  time.Time         `json:"updated"`
+	// Voided says why the unpaid work was written off (VoidIssued); a
+	// voided session is never owed. Receipt is empty when it was voided
+	// before any receipt was recorded.
+	Voided   string    `json:"voided,omitempty"`
+	VoidedAt time.Time `json:"voided_at,omitzero"`
 }
 
 // RecordIssued stores a receipt this node signed as a consumer, keeping the
@@ -37,7 +42,9 @@ func (l *Ledger) RecordIssued(sr receipt.Signed) error {
 		if err != nil {
 			return err
 		}
-		if found {
+		if found && s.Receipt == nil { // voided before its first receipt
+			s.Provider, s.Mint = sr.Provider, sr.Mint
+		} else if found {
 			var prev receipt.Signed
 			if err := prev.UnmarshalBinary(s.Receipt); err != nil {
 				return fmt.Errorf("%w: stored receipt: %v", ErrCorrupt, err)
@@ -74,7 +81,7 @@ type Owed struct {
 }
 
 // Owed lists unpaid amounts per provider and currency, leaving out sessions
-// that have a payment in flight.
+// that have a payment in flight and voided ones.
 func (l *Ledger) Owed() ([]Owed, error) {
 	type key struct{ p, m receipt.PublicKey }
 	by := map[key]*Owed{}
@@ -84,6 +91,9 @@ func (l *Ledger) Owed() ([]Owed, error) {
 			var s consSession
 			if _, err := getJSON(b, k, &s); err != nil {
 				return err
+			}
+			if s.Voided != "" {
+				return nil
 			}
 			var r receipt.Signed
 			if err := r.UnmarshalBinary(s.Receipt); err != nil {
@@ -155,6 +165,9 @@ func (l *Ledger) RecordIntent(in Intent) error {
 			}
 			if s.Intent != nil {
 				return fmt.Errorf("record intent: session %x: %w", d.Session, ErrIntentOpen)
+			}
+			if s.Voided != "" {
+				return fmt.Errorf("record intent: session %x: %w", d.Session, ErrVoided)
 			}
 			if s.Provider != in.Provider || s.Mint != in.Mint || d.Paid != s.Paid || d.Target <= s.Paid {
 				return fmt.Errorf("record intent: session %x: %w", d.Session, ErrSessionMismatch)

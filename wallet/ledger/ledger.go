@@ -5,7 +5,8 @@
 // what was settled on chain, earnings per day, the credit check the shard
 // server uses to pause serving, and a local ban list of consumers that do not
 // pay. Consumer side: the receipts this node signed, what it owes each
-// provider, and payment intents recorded before a transaction is sent, so a
+// provider (less the sessions of providers caught cheating, written off),
+// and payment intents recorded before a transaction is sent, so a
 // crash between sending and recording can be resolved against the chain
 // instead of paying twice.
 package ledger
@@ -41,6 +42,8 @@ var (
 	ErrIntentOpen = errors.New("payment already in flight")
 	// ErrNotFound means the record does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrVoided means a session's unpaid work was written off (VoidIssued).
+	ErrVoided = errors.New("session voided")
 	// ErrCorrupt means a stored record cannot be decoded.
 	ErrCorrupt = errors.New("ledger record corrupt")
 )
