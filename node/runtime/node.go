@@ -317,7 +317,24 @@ func (n *Node) followPolicy(ctx context.Context, events <-chan hardware.Event) {
 			}
 			d := e.Decision
 			n.setLending(ctx, d.AcceptSessions, &d)
+			if d.Mode == hardware.ModePaused {
+				n.evict(d)
+			}
 		}
+	}
+}
+
+// evict ends the sessions still running once the policy has paused
+// lending (the drain deadline passed): their clients fail over to other
+// providers, and the sessions' memory is released.
+func (n *Node) evict(d hardware.Decision) {
+	why := "lending paused"
+	if len(d.Reasons) > 0 {
+		why += ": " + d.Reasons[0].Text
+	}
+	if k := n.server.Evict(why); k > 0 {
+		n.log.Info("sessions ended at the drain deadline", "sessions", k, "why", why)
+		n.events.publish(NodeEvent{Time: time.Now(), Decision: &d, Note: fmt.Sprintf("%d sessions ended (%s)", k, why)})
 	}
 }
 

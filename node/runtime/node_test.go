@@ -231,3 +231,85 @@ func TestGPUNodeServesAPipeline(t *testing.T) {
 		t.Fatalf("ids %v", ids)
 	}
 }
+
+// TestNodeDrainEndsSessionsAndClientsFailOver: when the user comes back
+// the node lets its running session go on until the drain deadline, then
+// ends it; the client fails over to another provider of the layers and the
+// generation's ids are those of an undisturbed run.
+func TestNodeDrainEndsSessionsAndClientsFailOver(t *testing.T) {
+	path := sharedModel(t, "stories260K.gguf")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var nodes []*Node
+	var readers []*scriptedReader
+	var subs []<-chan NodeEvent
+	for range 2 {
+		cfg := testNodeConfig(t, ServeSpec{Model: path, From: 2})
+		r := &scriptedReader{}
+		cfg.Reader, cfg.SampleInterval = r, 50*time.Millisecond
+		cfg.Lending.Enabled, cfg.Lending.HoldIdle, cfg.Lending.RAMReserveBytes = true, 100*time.Millisecond, 0
+		cfg.Lending.DrainTimeout = 400 * time.Millisecond
+		n, err := NewNode(ctx, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events, stop := n.Subscribe()
+		defer stop()
+		done := make(chan error, 1)
+		go func() { done <- n.Serve(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("node serve: %v", err)
+			}
+			n.Close()
+		})
+		waitAccepting(t, events, true)
+		nodes, readers, subs = append(nodes, n), append(readers, r), append(subs, events)
+	}
+	lm := openLocal(t, "stories260K.gguf")
+	var ev pipelineEvents
+	p, err := BuildPipeline(ctx, p2ptest.NewHost(t, nil), lm, []LayerRange{{From: 0, To: 2}}, PipelineOptions{
+		Peers: []string{nodes[0].ListenAddr().String(), nodes[1].ListenAddr().String()}, MaxContext: 64,
+		CheckRate: -1, OnEvent: ev.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	v := 0 // the provider the pipeline starts on is the one whose user comes back
+	if p.Route()[1].Peer == nodes[1].Host().ID().String() {
+		v = 1
+	}
+	victim, spare := nodes[v], nodes[1-v]
+	var endedAfter time.Duration
+	got := generateWith(t, p, func(step int) {
+		if step != 10 {
+			return
+		}
+		backAt := time.Now()
+		readers[v].busy.Store(true)
+		waitAccepting(t, subs[v], false)
+		// The session may finish its turn: it still runs while draining.
+		if n := len(victim.Server().Stats().Sessions); n != 1 {
+			t.Fatalf("%d sessions while draining, want 1", n)
+		}
+		p2ptest.Eventually(t, 10*time.Second, "session ended at the drain deadline", func() bool {
+			return len(victim.Server().Stats().Sessions) == 0
+		})
+		endedAfter = time.Since(backAt)
+	})
+	if endedAfter < 400*time.Millisecond {
+		t.Errorf("session ended %v after the user came back, before the drain deadline", endedAfter)
+	}
+	if got != storiesGreedyIDs {
+		t.Fatalf("ids %s\nwant %s", got, storiesGreedyIDs)
+	}
+	fo := ev.failovers()
+	if len(fo) != 1 || fo[0].From != victim.Host().ID().String() || len(fo[0].To) != 1 || fo[0].To[0] != spare.Host().ID().String() {
+		t.Fatalf("failovers %+v", fo)
+	}
+	t.Logf("failed over in %v: %s", fo[0].Recovery, fo[0].Reason)
+	if st := victim.Server().Stats(); st.KVBytes != 0 {
+		t.Errorf("drained node still reserves %d KV bytes", st.KVBytes)
+	}
+}

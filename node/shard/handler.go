@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -40,6 +41,10 @@ type session struct {
 	compute    time.Duration
 
 	closeReason string // set by the handler before release
+
+	// evicted is why the server ended the session (Evict); the handler
+	// sees it when its blocked read wakes, and answers CodeBusy.
+	evicted atomic.Pointer[string]
 
 	// inputs[i] is the chained digest of the inputs of positions [0,i]
 	// (ChainInput); used only by the session's handler.
@@ -149,6 +154,9 @@ func (h *handler) loop() error {
 		if h.ctx.Err() != nil {
 			return h.reject(errorf(CodeBusy, "server shutting down"))
 		}
+		if why := ss.evicted.Load(); why != nil {
+			return h.reject(errorf(CodeBusy, "session ended by the provider: %s", *why))
+		}
 		started := false
 		m, err := h.c.recv(func() error {
 			started = true
@@ -199,6 +207,8 @@ func (h *handler) fail(err error, started bool) error {
 	switch {
 	case h.ctx.Err() != nil:
 		return h.reject(errorf(CodeBusy, "server shutting down"))
+	case h.sess != nil && h.sess.evicted.Load() != nil:
+		return h.reject(errorf(CodeBusy, "session ended by the provider: %s", *h.sess.evicted.Load()))
 	case errors.Is(err, ErrFrameTooLarge) || errors.Is(err, ErrMalformed):
 		return h.reject(errorf(CodeBadRequest, "%v", err))
 	case isTimeout(err) && h.sess != nil && !started:

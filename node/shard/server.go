@@ -151,6 +151,27 @@ func (s *Server) SetAccepting(on bool) {
 	}
 }
 
+// Evict ends every open session: each handler answers its peer's next
+// frame (or wakes from waiting for one) with CodeBusy and the reason, and
+// releases the session's memory. A client fails over to another provider.
+// A forward already computing finishes first and its result is sent. It
+// returns the number of sessions told to end.
+func (s *Server) Evict(reason string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, ss := range s.sessions {
+		if ss.evicted.CompareAndSwap(nil, &reason) {
+			n++
+		}
+		ss.conn.s.SetReadDeadline(time.Now()) // wakes a handler waiting for a frame
+	}
+	if n > 0 {
+		s.log.Info("sessions evicted", "count", n, "reason", reason)
+	}
+	return n
+}
+
 // Accepting reports whether new sessions are taken.
 func (s *Server) Accepting() bool { return s.accepting.Load() }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -375,6 +376,49 @@ func TestServerSetAccepting(t *testing.T) {
 		t.Fatalf("open after accepting again: %v", err)
 	}
 	r.Close()
+}
+
+// TestServerEvict: evicted sessions end with CodeBusy at their next frame
+// and their memory is released, while the server stays up for new ones.
+func TestServerEvict(t *testing.T) {
+	tm := openTestModel(t, stories260K)
+	n := tm.m.NumLayers
+	srv := startServer(t, Default(), nil, tm.backend(t, 0, n))
+	c := dial(t, p2ptest.NewHost(t, nil), srv)
+	cfg := SessionConfig{Model: tm.hash, From: 0, To: n, MaxContext: 16, DType: F32}
+	ctx := context.Background()
+	a, b := openStage(t, c, cfg), openStage(t, c, cfg)
+	for _, r := range []*RemoteStage{a, b} {
+		if _, err := r.Forward(ctx, 0, []int32{1}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := srv.s.Evict("the user is back"); got != 2 {
+		t.Fatalf("evicted %d sessions, want 2", got)
+	}
+	// Both handlers were waiting for a frame: they end at once, before
+	// the peers send anything.
+	p2ptest.Eventually(t, 5*time.Second, "sessions released", func() bool {
+		st := srv.s.Stats()
+		return len(st.Sessions) == 0 && st.KVBytes == 0
+	})
+	for _, r := range []*RemoteStage{a, b} {
+		_, err := r.Forward(ctx, 1, []int32{403}, nil)
+		if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "the user is back") {
+			t.Fatalf("forward after eviction: %v", err)
+		}
+	}
+	if got := srv.s.Evict("again"); got != 0 {
+		t.Fatalf("evicted %d sessions of none", got)
+	}
+	r, err := c.OpenSession(ctx, cfg)
+	if err != nil {
+		t.Fatalf("open after eviction: %v", err)
+	}
+	defer r.Close()
+	if _, err := r.Forward(ctx, 0, []int32{1}, nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestServerShutdownEndsSessions(t *testing.T) {
