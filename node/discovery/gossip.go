@@ -18,6 +18,38 @@ const TopicPrefix = "/hearth/shards/"
 // Topic returns the GossipSub topic carrying a model's announcements.
 func Topic(model ModelHash) string { return TopicPrefix + model.String() }
 
+// MaxPubSubMessage is the largest message on the GossipSub router, which
+// other services share (PubSub): a fraud report with its evidence takes up
+// to about 800 KiB; announcements are limited to MaxWireSize by their
+// topics' validators.
+const MaxPubSubMessage = 1 << 20
+
+// ErrNoPubSub is returned by PubSub when GossipSub is switched off.
+var ErrNoPubSub = errors.New("gossipsub disabled")
+
+// PubSub returns the GossipSub router of the running service, for other
+// services of the host to share (one router per host: a second one would
+// not see the first's peers). It waits until Serve has started it; the
+// router stops when that Serve returns, and a later Serve starts another.
+func (s *Service) PubSub(ctx context.Context) (*pubsub.PubSub, error) {
+	if !s.cfg.EnablePubSub {
+		return nil, ErrNoPubSub
+	}
+	for {
+		s.mu.Lock()
+		run, started := s.run, s.started
+		s.mu.Unlock()
+		if run != nil {
+			return run.ps, nil
+		}
+		select {
+		case <-started:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
 // topicSub is one joined topic with its subscription reader.
 type topicSub struct {
 	topic  *pubsub.Topic
@@ -31,7 +63,7 @@ type topicSub struct {
 func newPubSub(ctx context.Context, h host.Host, d *dht.IpfsDHT) (*pubsub.PubSub, error) {
 	opts := []pubsub.Option{
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithMaxMessageSize(MaxWireSize + 1<<10),
+		pubsub.WithMaxMessageSize(MaxPubSubMessage),
 	}
 	if d != nil {
 		opts = append(opts, pubsub.WithDiscovery(drouting.NewRoutingDiscovery(d)))

@@ -40,11 +40,12 @@ type Service struct {
 	reg *Registry
 	now func() time.Time
 
-	mu      sync.Mutex // guards own, watched, run, lastSeq
+	mu      sync.Mutex // guards own, watched, run, started, lastSeq
 	own     map[ModelHash]*ownShard
 	watched map[ModelHash]bool
-	run     *running // nil unless Serve is running and fully started
-	serving bool     // Serve is running (maybe still starting)
+	run     *running      // nil unless Serve is running and fully started
+	started chan struct{} // closed when a run starts (PubSub waits on it)
+	serving bool          // Serve is running (maybe still starting)
 	lastSeq uint64
 }
 
@@ -107,6 +108,7 @@ func New(h host.Host, reg *Registry, cfg Config, logger *slog.Logger) (*Service,
 		log:     logger.With("sub", "discovery"),
 		own:     make(map[ModelHash]*ownShard),
 		watched: make(map[ModelHash]bool),
+		started: make(chan struct{}),
 	}, nil
 }
 
@@ -133,6 +135,9 @@ func (s *Service) Serve(ctx context.Context) error {
 	defer func() {
 		cancel()
 		s.mu.Lock()
+		if s.run != nil {
+			s.started = make(chan struct{}) // for the next run
+		}
 		s.run, s.serving = nil, false
 		s.mu.Unlock()
 		stop()
@@ -151,6 +156,7 @@ func (s *Service) Serve(ctx context.Context) error {
 		s.joinLocked(run, m)
 	}
 	s.run = run
+	close(s.started)
 	s.mu.Unlock()
 	s.log.Info("discovery running", "pubsub", run.ps != nil, "dht", run.dht != nil, "mdns", s.cfg.EnableMDNS)
 	s.refresh(ctx, run)
