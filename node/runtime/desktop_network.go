@@ -105,7 +105,7 @@ type netState struct {
 	lendPath  string
 	accepting bool
 
-	consumer *consumerHost
+	consumer *Consumer
 	pipes    map[*Pipeline]pipeUse
 	book     *route.LatencyBook
 	closedIn uint64 // bytes of closed pipelines' hops
@@ -157,7 +157,7 @@ func (n *netState) registry() *discovery.Registry {
 	if n.consumer == nil {
 		return nil
 	}
-	return n.consumer.disc.Registry()
+	return n.consumer.Discovery().Registry()
 }
 
 func (n *netState) addPipe(p *Pipeline, u pipeUse) {
@@ -267,7 +267,7 @@ func (d *Desktop) Network(ctx context.Context) (NetworkState, error) {
 			ns.Shards = append(ns.Shards, sh)
 		}
 	case n.consumer != nil:
-		h := n.consumer.h
+		h := n.consumer.Host()
 		n.describeHost(&ns.Node, h.ID().String(), h.Addrs(), h.Reachability(), relayOf(h))
 	}
 	for _, u := range n.pipes {

@@ -2,20 +2,15 @@ package runtime
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/hearth-p2p/hearth/inference/model"
 	"github.com/hearth-p2p/hearth/node/discovery"
-	"github.com/hearth-p2p/hearth/node/p2p"
 )
 
 // Offloading errors.
@@ -26,62 +21,23 @@ var (
 	ErrNoProviders = errors.New("offloading found no providers")
 )
 
-// consumerHost is the libp2p host offloading conversations reach providers
-// from, with the discovery service that finds them. It has an ephemeral
-// identity: a consumer needs no stable peer ID.
-type consumerHost struct {
-	h      *p2p.Host
-	disc   *discovery.Service
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
 // consumer returns the offloading host, starting it on first use.
-func (d *Desktop) consumer() (*consumerHost, error) {
+func (d *Desktop) consumer() (*Consumer, error) {
 	n := &d.net
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.consumer != nil {
 		return n.consumer, nil
 	}
-	if !n.serving {
+	if !n.serving || d.life.Err() != nil {
 		return nil, errors.New("offloading needs the desktop's services running")
 	}
-	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	c, err := StartConsumer(d.life, d.cfg.ConsumerP2P, d.cfg.Discovery, d.log)
 	if err != nil {
-		return nil, err
-	}
-	h, err := p2p.New(d.life, d.cfg.ConsumerP2P, key, d.log)
-	if err != nil {
-		return nil, fmt.Errorf("start the offloading host: %w", err)
-	}
-	dcfg := d.cfg.Discovery
-	if h.PrivateSwarm() {
-		dcfg = dcfg.PrivateSwarm()
-	}
-	disc, err := discovery.New(h.Raw(), discovery.NewRegistry(time.Now), dcfg, d.log)
-	if err != nil {
-		h.Close()
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(d.life)
-	c := &consumerHost{h: h, disc: disc, cancel: cancel, done: make(chan struct{})}
-	started := d.goBackground(func() {
-		defer close(c.done)
-		g, ctx := errgroup.WithContext(ctx)
-		g.Go(func() error { return h.Serve(ctx) })
-		g.Go(func() error { return disc.Serve(ctx) })
-		if err := g.Wait(); err != nil && ctx.Err() == nil {
-			d.log.Warn("offloading host stopped", "err", err)
-		}
-	})
-	if !started {
-		cancel()
-		h.Close()
-		return nil, errors.New("offloading: the desktop is shutting down")
+		return nil, fmt.Errorf("offloading: %w", err)
 	}
 	n.consumer = c
-	d.log.Info("offloading host started", "peer", h.ID())
+	d.log.Info("offloading host started", "peer", c.Host().ID())
 	return c, nil
 }
 
@@ -91,12 +47,9 @@ func (n *netState) stopConsumer() {
 	c := n.consumer
 	n.consumer = nil
 	n.mu.Unlock()
-	if c == nil {
-		return
+	if c != nil {
+		c.Close()
 	}
-	c.cancel()
-	<-c.done
-	c.h.Close()
 }
 
 // offloadChain builds an offloading conversation's pipeline: the first and
@@ -145,16 +98,16 @@ func (d *Desktop) buildOffload(ctx context.Context, lm *LocalModel, maxCtx int) 
 	if err != nil {
 		return nil, err
 	}
-	var src ProviderSource = c.disc.Registry()
+	var src ProviderSource = c
 	if s.Privacy == PrivacyTrusted {
 		src = trustedSource{src: src, allow: peerSet(s.TrustedPeers)}
 	}
 	n := lm.Model.NumLayers
-	d.findProviders(ctx, c, discovery.ModelHash(hash), src, n)
+	c.FindProviders(ctx, discovery.ModelHash(hash), src, localEnds(n), n, d.cfg.DiscoveryWait)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p, err := BuildPipeline(ctx, c.h, lm, localEnds(n), PipelineOptions{
+	p, err := BuildPipeline(ctx, c.Host(), lm, localEnds(n), PipelineOptions{
 		Providers: src, MaxContext: maxCtx, HashCacheDir: d.hashCacheDir(), Book: d.net.book,
 		FallbackLocal: true, Logger: d.log,
 		OnEvent: func(PipelineEvent) { d.publish(NetworkChanged{}) },
@@ -171,53 +124,6 @@ func (d *Desktop) buildOffload(ctx context.Context, lm *LocalModel, maxCtx int) 
 		return nil, fmt.Errorf("offloading %s: %w", lm.Model.Name, err)
 	}
 	return p, nil
-}
-
-// findProviders follows the model's announcements and waits (at most
-// DiscoveryWait) until providers cover the layers offloading needs.
-func (d *Desktop) findProviders(ctx context.Context, c *consumerHost, hash discovery.ModelHash, src ProviderSource, numLayers int) {
-	c.disc.Watch(hash)
-	if covers(src.Providers(hash), numLayers) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.DiscoveryWait)
-	defer cancel()
-	go func() { // the DHT lookup fills the registry as it goes
-		if _, err := c.disc.Find(ctx, hash); err != nil && !errors.Is(err, discovery.ErrDHTDisabled) && ctx.Err() == nil {
-			d.log.Debug("finding providers in the DHT", "err", err)
-		}
-	}()
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for !covers(src.Providers(hash), numLayers) {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// covers reports whether announcements cover the layers between the ends
-// an offloading pipeline keeps.
-func covers(as []discovery.Announcement, numLayers int) bool {
-	need := make([]bool, numLayers)
-	for _, r := range localEnds(numLayers) {
-		for l := r.From; l < r.To; l++ {
-			need[l] = true
-		}
-	}
-	for _, a := range as {
-		for l := max(a.From, 0); l < min(a.To, numLayers); l++ {
-			need[l] = true
-		}
-	}
-	for _, ok := range need {
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // trustedSource passes only the allowed peers' announcements.
