@@ -21,7 +21,7 @@ func init() {
 	register(&command{
 		name:          "chat",
 		summary:       "chat with a local model in the terminal",
-		usage:         "--model NAME|FILE [--system TEXT] [--preset balanced|precise|creative] [--resume ID] [--list] [--data-dir D]",
+		usage:         "--model NAME|FILE [--system TEXT] [--preset balanced|precise|creative] [--resume ID] [--list] [--data-dir D] " + remoteUsage,
 		run:           runChat,
 		ownsInterrupt: true,
 	})
@@ -59,6 +59,7 @@ func runChat(ctx context.Context, env *Env, args []string) error {
 	resume := fs.String("resume", "", "continue the saved conversation with this id")
 	list := fs.Bool("list", false, "list saved conversations and exit")
 	dataDir := fs.String("data-dir", runtime.DefaultDataDir(), "data directory")
+	remote := addRemoteFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -95,7 +96,16 @@ func runChat(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer lm.Close()
-	if r.engine, err = runtime.NewChatEngine(lm, runtime.ChatOptions{Context: *nctx}); err != nil {
+	copts := runtime.ChatOptions{Context: *nctx}
+	if remote.enabled() {
+		c, err := remote.open(ctx, env, lm)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		copts.Chain = c.chains()
+	}
+	if r.engine, err = runtime.NewChatEngine(lm, copts); err != nil {
 		return err
 	}
 	defer r.engine.Close()
@@ -113,7 +123,7 @@ func runChat(ctx context.Context, env *Env, args []string) error {
 		defer signal.Stop(sig)
 		r.intr = sig
 	}
-	fmt.Fprintf(env.Stderr, "chatting with %s (template %s, local only). /help for commands.\n", modelName(path), r.engine.Template().Name())
+	fmt.Fprintf(env.Stderr, "chatting with %s (template %s, %s). /help for commands.\n", modelName(path), r.engine.Template().Name(), remote.describe())
 	return r.loop(ctx)
 }
 

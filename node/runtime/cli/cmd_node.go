@@ -2,12 +2,8 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -16,13 +12,10 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-
 	"github.com/hearth-p2p/hearth/node/p2p"
 	"github.com/hearth-p2p/hearth/node/runtime"
 	"github.com/hearth-p2p/hearth/node/shard"
 	"github.com/hearth-p2p/hearth/wallet"
-	"github.com/hearth-p2p/hearth/wallet/keys"
 	"github.com/hearth-p2p/hearth/wallet/receipt"
 	"github.com/hearth-p2p/hearth/wallet/settle"
 )
@@ -275,134 +268,6 @@ func listenAddr(h *p2p.Host) ma.Multiaddr {
 		return nil
 	}
 	return addrs[0]
-}
-
-// remoteFlags are the flags of `hearth run` that put layers on peers.
-type remoteFlags struct {
-	local, peers, wire, listen, keypair string
-	maxPrice                            uint64
-	payWithWallet                       bool
-	wallet                              walletFlags
-}
-
-func addRemoteFlags(fs *flag.FlagSet) *remoteFlags {
-	r := &remoteFlags{}
-	fs.StringVar(&r.local, "local-layers", "", "layers to run here, A:B (several: A:B,C:D); the rest run on --peers")
-	fs.StringVar(&r.peers, "peers", "", "comma-separated multiaddrs (ending in /p2p/ID) of shard servers for the other layers")
-	fs.StringVar(&r.wire, "wire", "f32", "hidden states on the wire: f32 (exact) or f16 (half the bytes)")
-	fs.StringVar(&r.listen, "listen", "/ip4/0.0.0.0/tcp/0,/ip4/0.0.0.0/udp/0/quic-v1", "listen multiaddrs of this node's libp2p host (with --peers)")
-	fs.StringVar(&r.keypair, "keypair", "", "Solana keypair JSON file that signs receipts for paid peers")
-	fs.Uint64Var(&r.maxPrice, "max-price", 0, "most accepted per 1000 token-layers, in lamports (0: free peers only)")
-	fs.BoolVar(&r.payWithWallet, "pay-with-wallet", false, "sign receipts with this data directory's wallet and record what is owed ('hearth wallet settle' pays it)")
-	fs.StringVar(&r.wallet.dataDir, "wallet-dir", runtime.DefaultDataDir(), "data directory of the paying wallet")
-	return r
-}
-
-func (r *remoteFlags) enabled() bool { return r.local != "" || r.peers != "" }
-
-// build opens the pipeline: the local layers here, the rest on the peers.
-// The returned function closes it (paying for the work) and the host.
-func (r *remoteFlags) build(ctx context.Context, env *Env, lm *runtime.LocalModel, maxCtx int) (*runtime.Pipeline, func(), error) {
-	if r.peers == "" {
-		return nil, nil, usageError("--local-layers needs --peers (looking providers up by discovery is not wired into hearth run yet)")
-	}
-	var local []runtime.LayerRange
-	for _, s := range strings.Split(r.local, ",") {
-		if strings.TrimSpace(s) == "" {
-			continue
-		}
-		lr, err := runtime.ParseLayerRange(s)
-		if err != nil {
-			return nil, nil, usageError("--local-layers: %v", err)
-		}
-		local = append(local, lr)
-	}
-	wire, err := shard.ParseDType(r.wire)
-	if err != nil {
-		return nil, nil, usageError("--wire: %v", err)
-	}
-	opts := runtime.PipelineOptions{MaxContext: maxCtx, WireDType: wire, MaxPrice: receipt.Price{PerKiloUnit: r.maxPrice}}
-	for _, p := range strings.Split(r.peers, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			opts.Peers = append(opts.Peers, p)
-		}
-	}
-	var w *wallet.Wallet
-	if r.payWithWallet {
-		if r.keypair != "" {
-			return nil, nil, usageError("--pay-with-wallet and --keypair are exclusive")
-		}
-		r.wallet.cluster = "devnet" // signing receipts needs no RPC
-		wcfg, err := r.wallet.config()
-		if err != nil {
-			return nil, nil, err
-		}
-		pw, err := readPassword(env, "Wallet password: ", false)
-		if err != nil {
-			return nil, nil, err
-		}
-		if w, err = wallet.Open(wcfg, pw, nil); err != nil {
-			return nil, nil, err
-		}
-		if opts.Signer, err = w.Signer(); err != nil {
-			w.Close()
-			return nil, nil, err
-		}
-	}
-	if r.keypair != "" {
-		b, err := os.ReadFile(r.keypair)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--keypair: %w", err)
-		}
-		k, err := keys.ParseKeypairJSON(b)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--keypair: %w", err)
-		}
-		opts.Signer = k
-	}
-	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	opts.Logger = log
-	h, err := startEphemeralHost(ctx, r.listen, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	p, err := runtime.BuildPipeline(ctx, h, lm, local, opts)
-	if err != nil {
-		h.Close()
-		if w != nil {
-			w.Close()
-		}
-		return nil, nil, err
-	}
-	fmt.Fprintf(env.Stderr, "pipeline %s (wire %s)\n", p, wire)
-	return p, func() {
-		errs := []error{p.Close()}
-		if w != nil {
-			if l, err := w.Ledger(); err != nil {
-				errs = append(errs, err)
-			} else {
-				errs = append(errs, runtime.RecordReceipts(p, l))
-			}
-			errs = append(errs, w.Close())
-		}
-		if err := errors.Join(append(errs, h.Close())...); err != nil {
-			log.Warn("closing the pipeline", "err", err)
-		}
-	}, nil
-}
-
-// startEphemeralHost starts a host with a throwaway identity: a consumer
-// needs no stable peer ID.
-func startEphemeralHost(ctx context.Context, listen string, log *slog.Logger) (*p2p.Host, error) {
-	cfg, err := hostConfig(listen)
-	if err != nil {
-		return nil, err
-	}
-	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	return p2p.New(ctx, cfg, key, log)
 }
 
 // contextFor is the context `hearth run` needs: the prompt plus max tokens,

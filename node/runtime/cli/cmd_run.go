@@ -15,9 +15,8 @@ func init() {
 	register(&command{
 		name:    "run",
 		summary: "generate text from a prompt with a local model",
-		usage: "--model FILE [--prompt TEXT] [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--split L1,L2,…] [--gpu-layers A:B|all|auto] [--json] " +
-			"[--local-layers A:B --peers ADDR,… [--wire f32|f16] [--listen MULTIADDR,…] [--keypair FILE | --pay-with-wallet] [--max-price N]]",
-		run: runRun,
+		usage:   "--model FILE [--prompt TEXT] [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--split L1,L2,…] [--gpu-layers A:B|all|auto] [--json] " + remoteUsage,
+		run:     runRun,
 	})
 }
 
@@ -77,7 +76,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	req := runtime.RunRequest{Prompt: *prompt, MaxTokens: *maxTokens, Sampling: params, Split: cuts, Context: *nctx}
 	if remote.enabled() {
 		if len(cuts) > 0 {
-			return usageError("--split does not combine with --local-layers/--peers")
+			return usageError("--split does not combine with --local-layers, --peers or --bootstrap")
 		}
 		if req.Context <= 0 {
 			req.Context = contextFor(lm, *prompt, *maxTokens)
@@ -91,7 +90,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	}
 	if *gpuLayers != "" {
 		if remote.enabled() || len(cuts) > 0 {
-			return usageError("--gpu-layers does not combine with --split, --local-layers or --peers")
+			return usageError("--gpu-layers does not combine with --split, --local-layers, --peers or --bootstrap")
 		}
 		if req.Context <= 0 {
 			req.Context = contextFor(lm, *prompt, *maxTokens)

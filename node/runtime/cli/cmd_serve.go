@@ -13,7 +13,7 @@ func init() {
 	register(&command{
 		name:    "serve",
 		summary: "serve a local model over an OpenAI-compatible HTTP API",
-		usage:   "--model NAME|FILE [--addr 127.0.0.1:8080] [--api-key KEY] [--ctx N] [--threads N] [--data-dir D]",
+		usage:   "--model NAME|FILE [--addr 127.0.0.1:8080] [--api-key KEY] [--ctx N] [--threads N] [--data-dir D] " + remoteUsage,
 		run:     runServe,
 	})
 }
@@ -28,6 +28,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	nctx := fs.Int("ctx", 0, "context size per conversation (0: model's, at most 4096)")
 	threads := fs.Int("threads", 0, "CPU threads (0 = all)")
 	dataDir := fs.String("data-dir", runtime.DefaultDataDir(), "data directory")
+	remote := addRemoteFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -46,7 +47,17 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer lm.Close()
-	eng, err := runtime.NewChatEngine(lm, runtime.ChatOptions{Context: *nctx})
+	copts := runtime.ChatOptions{Context: *nctx}
+	if remote.enabled() {
+		c, err := remote.open(ctx, env, lm)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		copts.Chain = c.chains()
+		fmt.Fprintln(env.Stderr, remote.describe())
+	}
+	eng, err := runtime.NewChatEngine(lm, copts)
 	if err != nil {
 		return err
 	}
