@@ -204,6 +204,10 @@ func (d *Desktop) setNode(node *Node, note string) {
 
 // nodeEvent follows the lending policy's decisions.
 func (d *Desktop) nodeEvent(e NodeEvent) {
+	if e.Report != nil { // a fraud report judged: the ban list changed, not lending
+		d.publish(NetworkChanged{})
+		return
+	}
 	n := &d.net
 	n.mu.Lock()
 	n.accepting = e.Accepting

@@ -18,6 +18,7 @@ import (
 	"github.com/hearth-p2p/hearth/node/meter"
 	"github.com/hearth-p2p/hearth/node/p2p"
 	"github.com/hearth-p2p/hearth/node/shard"
+	"github.com/hearth-p2p/hearth/node/verify"
 	"github.com/hearth-p2p/hearth/wallet"
 	"github.com/hearth-p2p/hearth/wallet/ledger"
 	"github.com/hearth-p2p/hearth/wallet/receipt"
@@ -58,6 +59,10 @@ type NodeConfig struct {
 	Wallet *wallet.Wallet
 	// Watcher tunes the settlement watcher (zero: settle's default).
 	Watcher settle.WatcherConfig
+	// Bans is the ban list the node's fraud-report judgements go to (nil:
+	// BansFile in DataDir). A process that also runs pipelines passes the
+	// list they share.
+	Bans *verify.BanList
 }
 
 // DefaultNodeConfig serves nothing yet, on the default host and discovery
@@ -110,6 +115,8 @@ type Node struct {
 	monitor *hardware.Monitor
 	ledger  *ledger.Ledger
 	watcher *settle.Watcher
+	bans    *verify.BanList
+	fraud   *FraudReports
 	events  *fanout[NodeEvent]
 	closers []func() error
 
@@ -123,7 +130,10 @@ type NodeEvent struct {
 	Time      time.Time
 	Accepting bool
 	Decision  *hardware.Decision // set when the lending policy decided
-	Note      string
+	// Report is set when a fraud report was judged here (a provider this
+	// node re-ran and convicted is banned: ReportConfirmed).
+	Report *verify.ReportEvent
+	Note   string
 }
 
 // NewNode opens the models, starts the host and prepares the services; Serve
@@ -171,6 +181,9 @@ func NewNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) (n *Node, er
 		dcfg = dcfg.PrivateSwarm()
 	}
 	if n.disc, err = discovery.New(n.host.Raw(), discovery.NewRegistry(time.Now), dcfg, log); err != nil {
+		return nil, err
+	}
+	if err := n.startFraud(); err != nil {
 		return nil, err
 	}
 	if cfg.Lending.Enabled {
@@ -279,6 +292,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	g.Go(func() error { return n.host.Serve(ctx) })
 	g.Go(func() error { return n.disc.Serve(ctx) })
 	g.Go(func() error { return n.server.Serve(ctx) })
+	g.Go(func() error { return n.fraud.Serve(ctx) })
 	if n.monitor != nil {
 		events, cancel := n.monitor.Subscribe()
 		g.Go(func() error { return n.monitor.Serve(ctx) })
@@ -467,6 +481,14 @@ func (n *Node) Ready() <-chan struct{} { return n.server.Ready() }
 
 // Subscribe returns the node's state changes; cancel stops them.
 func (n *Node) Subscribe() (<-chan NodeEvent, func()) { return n.events.subscribe(16) }
+
+// Bans is the node's ban list: providers it convicted from fraud reports,
+// reporters it distrusts.
+func (n *Node) Bans() *verify.BanList { return n.bans }
+
+// Fraud is the node's fraud-report service (to publish reports on, or to
+// wait for with Ready).
+func (n *Node) Fraud() *FraudReports { return n.fraud }
 
 // Ledger is the node's receipt ledger (nil for a free node).
 func (n *Node) Ledger() *ledger.Ledger { return n.ledger }
