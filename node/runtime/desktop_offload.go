@@ -94,7 +94,7 @@ func (d *Desktop) buildOffload(ctx context.Context, lm *LocalModel, maxCtx int) 
 	if err != nil {
 		return nil, err
 	}
-	hash, err := ModelHash(lm.Path, d.hashCacheDir())
+	hash, err := ModelIdentity(lm, d.hashCacheDir())
 	if err != nil {
 		return nil, err
 	}

@@ -261,7 +261,7 @@ func newBuilder(h *p2p.Host, lm *LocalModel, local []LayerRange, opts PipelineOp
 			return nil, fmt.Errorf("local layers [%d,%d) outside the model's [0,%d)", r.From, r.To, n)
 		}
 	}
-	hash, err := ModelHash(lm.Path, opts.HashCacheDir)
+	hash, err := ModelIdentity(lm, opts.HashCacheDir)
 	if err != nil {
 		return nil, err
 	}
