@@ -19,7 +19,7 @@ func init() {
 	register(&command{
 		name:    "bench",
 		summary: "measure prefill and decode speed of a local model",
-		usage:   "--model FILE [--threads N] [--prompt-tokens N] [--gen-tokens N] [--reps N] [--json] [--cpuprofile FILE]",
+		usage:   "--model FILE [--threads N] [--prompt-tokens N] [--gen-tokens N] [--reps N] [--gpu-layers A:B|all|auto] [--json] [--cpuprofile FILE]",
 		run:     runBench,
 	})
 }
@@ -27,10 +27,12 @@ func init() {
 // benchJSON is the --json report of `hearth bench`, named like llamaref's
 // bench mode so the two can be compared field by field.
 type benchJSON struct {
-	Model        string  `json:"model"`
-	ModelBytes   int64   `json:"model_bytes"`
-	Threads      int     `json:"threads"`
-	Kernels      string  `json:"kernels"`
+	Model      string `json:"model"`
+	ModelBytes int64  `json:"model_bytes"`
+	Threads    int    `json:"threads"`
+	Kernels    string `json:"kernels"`
+	// Backend is "cpu", or the GPU placement with --gpu-layers.
+	Backend      string  `json:"backend"`
 	PromptTokens int     `json:"prompt_tokens"`
 	GenTokens    int     `json:"gen_tokens"`
 	Reps         int     `json:"reps"`
@@ -62,6 +64,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	seed := fs.Uint("seed", 1, "picks the prompt's token ids")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured repetitions to FILE")
+	gpuLayers := fs.String("gpu-layers", "", "run these layers on the GPU: A:B, all or auto (an error when there is no GPU)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -94,15 +97,28 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	stages, err := lm.Model.Split(nil, lm.Pool)
-	if err != nil {
-		return err
+	backend := "cpu"
+	var chain model.Chain
+	if *gpuLayers != "" {
+		// A GPU figure that silently measured the CPU would mislead: no
+		// adapter is an error here.
+		gc, err := runtime.OpenGPUChain(lm, *gpuLayers, nctx)
+		if err != nil {
+			return fmt.Errorf("--gpu-layers: %w", err)
+		}
+		defer gc.Close()
+		chain, backend = gc.Chain, gc.Describe()
+	} else {
+		stages, err := lm.Model.Split(nil, lm.Pool)
+		if err != nil {
+			return err
+		}
+		var closeAll func()
+		if chain, closeAll, err = model.LocalChain(stages, nctx); err != nil {
+			return err
+		}
+		defer closeAll()
 	}
-	chain, closeAll, err := model.LocalChain(stages, nctx)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
 
 	// Warm-up, as llama-bench does: touches the mapped weights and grows
 	// the buffers.
@@ -137,12 +153,20 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		DecodeTokS:   median(runs, func(r benchRun) float64 { return r.decode }),
 		TTFTMs:       median(runs, func(r benchRun) float64 { return float64(r.ttft) / 1e6 }),
 		PeakRSSBytes: rss, RSSAnonBytes: anon, RSSFileBytes: file,
-		KVCacheBytes: chain[0].(*model.Session).CacheBytes(),
+		Backend: backend,
+	}
+	for _, f := range chain {
+		if sess, ok := f.(*model.Session); ok {
+			out.KVCacheBytes += sess.CacheBytes()
+		}
 	}
 	if *asJSON {
 		return json.NewEncoder(env.Stdout).Encode(out)
 	}
 	fmt.Fprintf(env.Stdout, "model    %s (%.1f MB), %d threads, kernels %s\n", out.Model, float64(out.ModelBytes)/1e6, out.Threads, out.Kernels)
+	if *gpuLayers != "" {
+		fmt.Fprintf(env.Stdout, "gpu      %s\n", out.Backend)
+	}
 	fmt.Fprintf(env.Stdout, "prefill  %d tokens: %.2f tok/s (time to first token %.1f ms)\n", out.PromptTokens, out.PrefillTokS, out.TTFTMs)
 	fmt.Fprintf(env.Stdout, "decode   %d tokens: %.2f tok/s\n", out.GenTokens, out.DecodeTokS)
 	if out.PeakRSSBytes > 0 {

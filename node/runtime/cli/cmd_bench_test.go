@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hearth-p2p/hearth/inference/gpu"
 	"github.com/hearth-p2p/hearth/inference/tensor"
 	hearthruntime "github.com/hearth-p2p/hearth/node/runtime"
 )
@@ -98,4 +99,35 @@ func openShared(t *testing.T) *hearthruntime.LocalModel {
 	}
 	t.Cleanup(func() { lm.Close() })
 	return lm
+}
+
+// TestBenchGPU: with --gpu-layers the figures are the GPU's (lavapipe in
+// CI), named in the report; with no adapter it fails instead of measuring
+// the CPU.
+func TestBenchGPU(t *testing.T) {
+	model := sharedModel(t, "stories260K.gguf")
+	if _, err := gpu.Adapters(gpu.Options{AllowCPU: true}); err != nil {
+		if gpu.RequireGPU() {
+			t.Fatalf("no WebGPU adapter: %v", err)
+		}
+		t.Skipf("no WebGPU adapter: %v", err)
+	}
+	t.Setenv(gpu.EnvAllowCPU, "1")
+	out, errs, code := runMain(t, "bench", "--model", model, "--gpu-layers", "all", "--prompt-tokens", "8", "--gen-tokens", "4", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var res benchJSON
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v in %q", err, out)
+	}
+	if !strings.Contains(res.Backend, "layers") || res.Backend == "cpu" || res.DecodeTokS <= 0 || res.PrefillTokS <= 0 {
+		t.Fatalf("report %+v", res)
+	}
+	// Without the CPU stand-in only a hardware GPU may answer.
+	t.Setenv(gpu.EnvAllowCPU, "0")
+	_, errs, code = runMain(t, "bench", "--model", model, "--gpu-layers", "all", "--prompt-tokens", "8", "--gen-tokens", "4")
+	if code != 0 && !strings.Contains(errs, "--gpu-layers:") {
+		t.Fatalf("bench without a usable adapter: exit %d, %s", code, errs)
+	}
 }
