@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -23,8 +24,13 @@ type Consumer struct {
 	h      *p2p.Host
 	disc   *discovery.Service
 	log    *slog.Logger
+	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 	done   chan struct{}
+	bg     sync.WaitGroup // services started later (ReportFraud)
+
+	mu    sync.Mutex    // guards fraud
+	fraud *FraudReports // nil until ReportFraud
 }
 
 // StartConsumer starts a consumer host and its discovery, running until
@@ -51,7 +57,7 @@ func StartConsumer(ctx context.Context, hcfg p2p.Config, dcfg discovery.Config, 
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	c := &Consumer{h: h, disc: disc, log: log, cancel: cancel, done: make(chan struct{})}
+	c := &Consumer{h: h, disc: disc, log: log, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		g, ctx := errgroup.WithContext(ctx)
@@ -107,6 +113,7 @@ func (c *Consumer) FindProviders(ctx context.Context, hash discovery.ModelHash, 
 func (c *Consumer) Close() error {
 	c.cancel()
 	<-c.done
+	c.bg.Wait()
 	return c.h.Close()
 }
 

@@ -127,6 +127,7 @@ type Desktop struct {
 	downloads downloadManager
 	net       netState
 	wallet    walletState
+	trust     trustState
 }
 
 // NewDesktop opens the settings, the conversation store and the model

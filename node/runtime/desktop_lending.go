@@ -81,6 +81,9 @@ func (d *Desktop) nodeConfig(s DesktopSettings) (NodeConfig, error) {
 	cfg.Lending = s.Policy(d.cfg.Lending)
 	cfg.SampleInterval, cfg.Reader = d.cfg.SampleInterval, d.cfg.Reader
 	cfg.Shard.Price.PerKiloUnit = s.Price
+	if cfg.Bans, err = d.banList(); err != nil {
+		return NodeConfig{}, err
+	}
 	if s.Price > 0 {
 		w, err := d.wallet.readOnly(d.walletConfig(s))
 		if err != nil {

@@ -32,8 +32,18 @@ func (d *Desktop) consumer() (*Consumer, error) {
 	if !n.serving || d.life.Err() != nil {
 		return nil, errors.New("offloading needs the desktop's services running")
 	}
+	bans, err := d.banList()
+	if err != nil {
+		return nil, fmt.Errorf("offloading: %w", err)
+	}
 	c, err := StartConsumer(d.life, d.cfg.ConsumerP2P, d.cfg.Discovery, d.log)
 	if err != nil {
+		return nil, fmt.Errorf("offloading: %w", err)
+	}
+	// Cheaters caught are banned and reported; reports are relayed (the
+	// lending node, which holds layers, judges them).
+	if _, err := c.ReportFraud(bans, nil); err != nil {
+		c.Close()
 		return nil, fmt.Errorf("offloading: %w", err)
 	}
 	n.consumer = c
@@ -107,11 +117,13 @@ func (d *Desktop) buildOffload(ctx context.Context, lm *LocalModel, maxCtx int) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p, err := BuildPipeline(ctx, c.Host(), lm, localEnds(n), PipelineOptions{
+	opts := PipelineOptions{
 		Providers: src, MaxContext: maxCtx, HashCacheDir: d.hashCacheDir(), Book: d.net.book,
 		FallbackLocal: true, Logger: d.log,
 		OnEvent: func(PipelineEvent) { d.publish(NetworkChanged{}) },
-	})
+	}
+	c.Fraud().Apply(&opts, nil) // free providers only: no receipts to void
+	p, err := BuildPipeline(ctx, c.Host(), lm, localEnds(n), opts)
 	if err != nil {
 		if len(src.Providers(discovery.ModelHash(hash))) == 0 {
 			who := ""

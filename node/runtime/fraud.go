@@ -108,8 +108,12 @@ func (f *FraudReports) Publish(ctx context.Context, r verify.Report) error {
 
 // Apply makes a pipeline act on the providers it catches cheating: banned
 // in the service's ban list, reported to the swarm, and — with a ledger
-// (the paying wallet's) — their sessions' unpaid work written off.
+// (the paying wallet's) — their sessions' unpaid work written off. On a nil
+// service it does nothing.
 func (f *FraudReports) Apply(opts *PipelineOptions, l *ledger.Ledger) {
+	if f == nil {
+		return
+	}
 	opts.Bans, opts.Reporter = f.cfg.Bans, f
 	if l != nil {
 		opts.Void = VoidIn(l)
@@ -160,4 +164,35 @@ func (n *Node) startFraud() error {
 		},
 	})
 	return err
+}
+
+// ReportFraud makes the consumer act on cheating providers with the fraud-
+// report service on its discovery router: the pipelines given Fraud().Apply
+// ban them in bans and report them, and reports other nodes publish are
+// judged with exec (nil: relayed only). Call it once, before opening
+// pipelines; it runs until Close.
+func (c *Consumer) ReportFraud(bans *verify.BanList, exec verify.Executor) (*FraudReports, error) {
+	fr, err := NewFraudReports(c.h, c.disc, verify.FraudConfig{Bans: bans, Exec: exec, Logger: c.log})
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fraud != nil {
+		return nil, errors.New("fraud reports: already started")
+	}
+	c.fraud = fr
+	c.bg.Go(func() {
+		if err := fr.Serve(c.ctx); err != nil && c.ctx.Err() == nil {
+			c.log.Warn("fraud reports stopped", "err", err)
+		}
+	})
+	return fr, nil
+}
+
+// Fraud is the consumer's fraud-report service (nil before ReportFraud).
+func (c *Consumer) Fraud() *FraudReports {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fraud
 }

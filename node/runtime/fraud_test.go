@@ -10,7 +10,6 @@ import (
 
 	"github.com/hearth-p2p/hearth/node/discovery"
 	"github.com/hearth-p2p/hearth/node/meter"
-	"github.com/hearth-p2p/hearth/node/p2p"
 	"github.com/hearth-p2p/hearth/node/p2p/p2ptest"
 	"github.com/hearth-p2p/hearth/node/route"
 	"github.com/hearth-p2p/hearth/node/shard"
@@ -40,10 +39,24 @@ func TestCheaterIsBannedVoidedAndReported(t *testing.T) {
 	judged, stopJudged := judge.Subscribe()
 	defer stopJudged()
 
-	// The consumer: a host whose discovery router carries the reports.
+	// The consumer: its discovery router carries the reports.
 	dir := t.TempDir()
-	client := p2ptest.NewHost(t, nil)
-	reports := startConsumerReports(t, ctx, client, dir)
+	dcfg := discovery.Default()
+	dcfg.EnableDHT, dcfg.EnableMDNS = false, false
+	cons, err := StartConsumer(ctx, p2ptest.Config(), dcfg, p2ptest.Logger(t, slog.LevelWarn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	client := cons.Host()
+	bans, err := OpenBans(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports, err := cons.ReportFraud(bans, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p2ptest.Connect(t, client, judge.Host())
 	waitFraudMesh(t, reports, judge.Fraud())
 	wl, err := ledger.Open(filepath.Join(dir, "wallet", "ledger.db"), nil)
@@ -119,32 +132,6 @@ func TestCheaterIsBannedVoidedAndReported(t *testing.T) {
 	if err != nil || !kept.IsBanned(cheater.h.ID().String()) || kept.IsDistrusted(client.ID().String()) {
 		t.Fatalf("judge's ban list on disk %+v, %v", kept.Entries(), err)
 	}
-}
-
-// startConsumerReports runs a discovery service (gossip only) and fraud
-// reports on a consumer's host, with the ban list in dir.
-func startConsumerReports(t *testing.T, ctx context.Context, h *p2p.Host, dir string) *FraudReports {
-	t.Helper()
-	dcfg := discovery.Default()
-	dcfg.EnableDHT, dcfg.EnableMDNS = false, false
-	disc, err := discovery.New(h.Raw(), nil, dcfg, p2ptest.Logger(t, slog.LevelWarn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bans, err := OpenBans(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fr, err := NewFraudReports(h, disc, verify.FraudConfig{Bans: bans, Logger: p2ptest.Logger(t, slog.LevelWarn)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{}, 2)
-	go func() { disc.Serve(ctx); done <- struct{}{} }()
-	go func() { fr.Serve(ctx); done <- struct{}{} }()
-	t.Cleanup(func() { cancel(); <-done; <-done })
-	return fr
 }
 
 // waitFraudMesh waits until both services take reports and see each other
