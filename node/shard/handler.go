@@ -364,7 +364,7 @@ func (s *Server) open(p peer.ID, o Open, c *conn) (*session, *Error) {
 	if !s.accepting.Load() {
 		return nil, errorf(CodeBusy, "not accepting new sessions")
 	}
-	sv := s.models[o.Model]
+	sv := s.servedModel(o.Model)
 	if sv == nil {
 		return nil, errorf(CodeBadRequest, "model %x is not served here", o.Model[:8])
 	}

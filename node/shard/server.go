@@ -23,8 +23,10 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	ledger meter.Ledger
-	models map[[32]byte]*served
-	order  []*served // models in the order given
+
+	modelsMu sync.RWMutex // guards models and order (Move replaces entries)
+	models   map[[32]byte]*served
+	order    []*served // models in the order given
 
 	accepting atomic.Bool
 
@@ -185,6 +187,8 @@ func (s *Server) Info() Info {
 		CreditLimit: s.cfg.CreditLimit, MaxContext: s.cfg.MaxContext, MaxBatch: s.cfg.MaxBatch,
 		MaxFrame: s.cfg.MaxFrame, Accepting: s.accepting.Load(), Sessions: n, MaxSessions: s.cfg.MaxSessions,
 	}
+	s.modelsMu.RLock()
+	defer s.modelsMu.RUnlock()
 	for _, sv := range s.order {
 		mi := sv.info
 		mi.TokPerSec = sv.tokPerSec()
