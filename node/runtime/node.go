@@ -33,6 +33,12 @@ type ServeSpec struct {
 	// sessions' KV caches there too. Peers can then open only the whole
 	// range, not a part of it.
 	GPU bool
+	// Capacity > 0 places the range instead (From and To are ignored): a
+	// window of Capacity layers (at most the model's) that the swarm lacks
+	// most, chosen once discovery has heard the announcements and moved
+	// later when another window becomes clearly scarcer (NodeConfig.
+	// Placement). Not with GPU.
+	Capacity int
 }
 
 // NodeConfig configures a Node: a shard provider with its libp2p host,
@@ -59,6 +65,8 @@ type NodeConfig struct {
 	Wallet *wallet.Wallet
 	// Watcher tunes the settlement watcher (zero: settle's default).
 	Watcher settle.WatcherConfig
+	// Placement tunes where ranges with a Capacity go.
+	Placement PlacementConfig
 	// Bans is the ban list the node's fraud-report judgements go to (nil:
 	// BansFile in DataDir). A process that also runs pipelines passes the
 	// list they share.
@@ -72,7 +80,7 @@ func DefaultNodeConfig(dataDir string) NodeConfig {
 	pol.Enabled = false
 	return NodeConfig{
 		DataDir: dataDir, P2P: p2p.Default(), Discovery: discovery.Default(), Shard: shard.Default(),
-		Lending: pol, SampleInterval: time.Second,
+		Lending: pol, SampleInterval: time.Second, Placement: DefaultPlacement(),
 	}
 }
 
@@ -85,8 +93,16 @@ func (c NodeConfig) Validate() error {
 		return errors.New("node: nothing to serve")
 	}
 	for _, s := range c.Serve {
-		if s.Model == "" || s.From < 0 || (s.To != 0 && s.To <= s.From) {
+		if s.Model == "" || s.From < 0 || (s.To != 0 && s.To <= s.From) || s.Capacity < 0 {
 			return fmt.Errorf("node: bad serve spec %+v", s)
+		}
+		if s.Capacity > 0 && s.GPU {
+			return fmt.Errorf("node: a GPU range is not placed automatically (%s)", s.Model)
+		}
+		if s.Capacity > 0 {
+			if err := c.Placement.Validate(); err != nil {
+				return err
+			}
 		}
 	}
 	if c.SampleInterval <= 0 {
@@ -99,9 +115,19 @@ func (c NodeConfig) Validate() error {
 type servedModel struct {
 	lm         *LocalModel
 	hash       [32]byte
-	from, to   int
+	placed     bool    // the range is placed (ServeSpec.Capacity) and may move
 	backend    string  // "cpu" or "webgpu:<adapter>"
 	throughput float64 // measured tokens/s through the range
+
+	mu       sync.Mutex // guards from and to (a placed range moves)
+	from, to int
+}
+
+// window is the range served now.
+func (sm *servedModel) window() LayerRange {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	return LayerRange{From: sm.from, To: sm.to}
 }
 
 // Node is a running shard provider.
@@ -119,6 +145,7 @@ type Node struct {
 	fraud   *FraudReports
 	events  *fanout[NodeEvent]
 	closers []func() error
+	placed  chan struct{} // closed once placed ranges were first chosen
 
 	mu        sync.Mutex // guards lending and announced
 	lending   hardware.Decision
@@ -148,7 +175,7 @@ func NewNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) (n *Node, er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	node := &Node{cfg: cfg, log: log.With("sub", "node"), events: newFanout[NodeEvent]()}
+	node := &Node{cfg: cfg, log: log.With("sub", "node"), events: newFanout[NodeEvent](), placed: make(chan struct{})}
 	n = node
 	defer func() {
 		if err != nil {
@@ -238,11 +265,15 @@ func (n *Node) openModels() ([]shard.Backend, error) {
 		if to == 0 {
 			to = lm.Model.NumLayers
 		}
+		if s.Capacity > 0 { // where it goes is chosen in Serve
+			s.From = lm.Model.HeldFrom
+			to = min(s.From+s.Capacity, lm.Model.HeldTo)
+		}
 		hash, err := ModelIdentity(lm, filepath.Join(n.cfg.DataDir, "model-hashes"))
 		if err != nil {
 			return nil, err
 		}
-		sm := &servedModel{lm: lm, hash: hash, from: s.From, to: to, backend: discovery.BackendCPU}
+		sm := &servedModel{lm: lm, hash: hash, from: s.From, to: to, backend: discovery.BackendCPU, placed: s.Capacity > 0}
 		var b shard.Backend
 		var open func(maxCtx int) (shard.StageSession, error)
 		if s.GPU {
@@ -298,8 +329,17 @@ func (n *Node) Serve(ctx context.Context) error {
 		g.Go(func() error { return n.monitor.Serve(ctx) })
 		g.Go(func() error { defer cancel(); n.followPolicy(ctx, events); return nil })
 	} else {
-		g.Go(func() error { n.setLending(ctx, true, nil); return nil })
+		g.Go(func() error {
+			select { // a placed range is announced where it goes
+			case <-n.placed:
+			case <-ctx.Done():
+				return nil
+			}
+			n.setLending(ctx, true, nil)
+			return nil
+		})
 	}
+	g.Go(func() error { n.place(ctx); return nil })
 	g.Go(func() error { n.refreshLoad(ctx); return nil })
 	if n.watcher != nil {
 		g.Go(func() error {
@@ -389,9 +429,10 @@ func (n *Node) lendingMode() hardware.Mode {
 
 func (n *Node) announcement(sm *servedModel) discovery.Announcement {
 	sc := n.cfg.Shard
+	w := sm.window()
 	a := discovery.Announcement{
 		ModelHash: sm.hash, ModelName: sm.lm.Model.Name, NumLayers: sm.lm.Model.NumLayers,
-		From: sm.from, To: sm.to, Backend: sm.backend, ThroughputTokS: sm.throughput,
+		From: w.From, To: w.To, Backend: sm.backend, ThroughputTokS: sm.throughput,
 		PricePerKiloUnit: sc.Price.PerKiloUnit, Version: Version, Load: n.load(),
 	}
 	if !sc.Payout.IsZero() {
@@ -521,7 +562,8 @@ func (n *Node) ListenAddr() ma.Multiaddr {
 func (n *Node) ServedModels() []ServedModel {
 	out := make([]ServedModel, len(n.models))
 	for i, sm := range n.models {
-		out[i] = ServedModel{Name: sm.lm.Model.Name, Path: sm.lm.Path, Hash: sm.hash, From: sm.from, To: sm.to,
+		w := sm.window()
+		out[i] = ServedModel{Name: sm.lm.Model.Name, Path: sm.lm.Path, Hash: sm.hash, From: w.From, To: w.To,
 			NumLayers: sm.lm.Model.NumLayers, TokPerSec: sm.throughput, Backend: sm.backend}
 	}
 	return out
