@@ -186,3 +186,7 @@ func (n *Node) moveRange(ctx context.Context, sm *servedModel, r LayerRange) err
 		Note: fmt.Sprintf("serving layers %d:%d of %s (was %d:%d)", r.From, r.To, sm.lm.Model.Name, was.From, was.To)})
 	return nil
 }
+
+// Placed is closed once the placed ranges were first chosen (at once when
+// the node has none): ServedModels then says where they went.
+func (n *Node) Placed() <-chan struct{} { return n.placed }

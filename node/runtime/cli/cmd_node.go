@@ -24,7 +24,7 @@ func init() {
 	register(&command{
 		name:    "node",
 		summary: "serve layers of a model to peers (headless shard provider)",
-		usage: "--model FILE [--layers A:B] [--listen MULTIADDR,…] [--data-dir D] [--price N --payout ADDRESS [--mint MINT]] " +
+		usage: "--model FILE [--layers A:B|auto[:N]] [--listen MULTIADDR,…] [--data-dir D] [--price N --payout ADDRESS [--mint MINT]] " +
 			"[--max-sessions N] [--max-context N] [--credit-limit N] [--idle-timeout D] [--threads N] " +
 			"[--bootstrap ADDRS] [--swarm-key HEX] [--lend-when-idle] [--no-mdns] [--wallet [--cluster C] [--rpc-url URL]] [--gpu]",
 		run: runNode,
@@ -53,7 +53,7 @@ func parseNodeFlags(env *Env, args []string) (*nodeFlags, error) {
 	def := shard.Default()
 	f := &nodeFlags{}
 	fs.StringVar(&f.model, "model", "", "GGUF model file, or the name of an installed model")
-	fs.StringVar(&f.layers, "layers", "", "layers to serve, A:B for [A,B) (default: all)")
+	fs.StringVar(&f.layers, "layers", "", "layers to serve: A:B for [A,B), or auto:N for the N layers the swarm lacks most, moving when others become scarcer (default: all)")
 	fs.StringVar(&f.listen, "listen", strings.Join(p2p.Default().ListenAddrs, ","), "comma-separated listen multiaddrs")
 	fs.StringVar(&f.dataDir, "data-dir", runtime.DefaultDataDir(), "data directory (node identity, ledger, hash cache)")
 	fs.Uint64Var(&f.price, "price", 0, "price in lamports (or base units of --mint) per 1000 token-layers; 0 = free")
@@ -147,10 +147,12 @@ func runNode(ctx context.Context, env *Env, args []string) error {
 	defer n.Close()
 	done := make(chan error, 1)
 	go func() { done <- n.Serve(ctx) }()
-	select {
-	case <-n.Ready():
-	case err := <-done:
-		return err
+	for _, ready := range []<-chan struct{}{n.Ready(), n.Placed()} {
+		select {
+		case <-ready:
+		case err := <-done:
+			return err
+		}
 	}
 	fmt.Fprintf(env.Stdout, "listening %s\n", n.ListenAddr())
 	for _, sm := range n.ServedModels() {
@@ -189,11 +191,9 @@ func (f *nodeFlags) nodeConfig() (runtime.NodeConfig, error) {
 	}
 	spec := runtime.ServeSpec{Model: path, GPU: f.gpu}
 	if f.layers != "" {
-		lr, err := runtime.ParseLayerRange(f.layers)
-		if err != nil {
+		if err := runtime.ParseServeLayers(f.layers, &spec); err != nil {
 			return cfg, usageError("--layers: %v", err)
 		}
-		spec.From, spec.To = lr.From, lr.To
 	}
 	cfg.Serve, cfg.Threads = []runtime.ServeSpec{spec}, f.threads
 	cfg.Lending.Enabled = f.lendWhenIdle

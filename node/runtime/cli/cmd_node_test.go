@@ -267,6 +267,18 @@ func TestMultiProcessPipelines(t *testing.T) {
 	})
 }
 
+// TestNodeAutoLayers: `--layers auto:2` alone in its swarm takes the first
+// two layers once it has listened for announcements, and serves them.
+func TestNodeAutoLayers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts hearth processes")
+	}
+	stories := filepath.Join(defaultModelsDir(), "stories260K.gguf")
+	want := hearthRun(t, stories, "")
+	a := startNode(t, stories, "auto:2", "--no-mdns")
+	sameRun(t, "placed node + local tail", remote(t, stories, "", "2:5", []*nodeProc{a}), want)
+}
+
 // TestNodeStopsOnSIGINT: Ctrl-C stops a provider as cleanly as SIGTERM.
 func TestNodeStopsOnSIGINT(t *testing.T) {
 	if testing.Short() {
@@ -351,6 +363,7 @@ func TestNodeUsageErrors(t *testing.T) {
 		{"price without payout", []string{"node", "--model", model, "--price", "10"}, 2, "--payout"},
 		{"bad payout", []string{"node", "--model", model, "--price", "10", "--payout", "xyz"}, 2, "--payout"},
 		{"bad layers", []string{"node", "--model", model, "--layers", "3:1", "--listen", "/ip4/127.0.0.1/tcp/0", "--data-dir", t.TempDir()}, 2, "--layers"},
+		{"bad auto layers", []string{"node", "--model", model, "--layers", "auto:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--data-dir", t.TempDir()}, 2, "--layers"},
 		{"layers beyond the model", []string{"node", "--model", model, "--layers", "0:9", "--listen", "/ip4/127.0.0.1/tcp/0", "--data-dir", t.TempDir()}, 1, "outside"},
 		{"bad listen", []string{"node", "--model", model, "--listen", "nonsense", "--data-dir", t.TempDir()}, 2, "--listen"},
 		{"run: local layers without peers", []string{"run", "--model", model, "--local-layers", "0:2"}, 2, "--peers"},
