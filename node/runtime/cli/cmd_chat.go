@@ -59,7 +59,7 @@ func runChat(ctx context.Context, env *Env, args []string) error {
 	resume := fs.String("resume", "", "continue the saved conversation with this id")
 	list := fs.Bool("list", false, "list saved conversations and exit")
 	dataDir := fs.String("data-dir", runtime.DefaultDataDir(), "data directory")
-	remote := addRemoteFlags(fs)
+	remote := addRemoteFlags(fs, dataDir)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -366,7 +366,7 @@ func TestNodeUsageErrors(t *testing.T) {
 		{"bad auto layers", []string{"node", "--model", model, "--layers", "auto:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--data-dir", t.TempDir()}, 2, "--layers"},
 		{"layers beyond the model", []string{"node", "--model", model, "--layers", "0:9", "--listen", "/ip4/127.0.0.1/tcp/0", "--data-dir", t.TempDir()}, 1, "outside"},
 		{"bad listen", []string{"node", "--model", model, "--listen", "nonsense", "--data-dir", t.TempDir()}, 2, "--listen"},
-		{"run: local layers without peers", []string{"run", "--model", model, "--local-layers", "0:2"}, 2, "--peers"},
+		{"run: named peers and a swarm", []string{"run", "--model", model, "--local-layers", "0:2", "--peers", "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWLRPJAA5o6Z6ZVEFyUtVw2T3JCXeXxFvPRyQjqpxVhBdX", "--bootstrap", "/ip4/127.0.0.1/tcp/2/p2p/12D3KooWLRPJAA5o6Z6ZVEFyUtVw2T3JCXeXxFvPRyQjqpxVhBdX"}, 2, "--peers"},
 		{"run: bad local layers", []string{"run", "--model", model, "--local-layers", "x", "--peers", "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWLRPJAA5o6Z6ZVEFyUtVw2T3JCXeXxFvPRyQjqpxVhBdX", "--listen", "/ip4/127.0.0.1/tcp/0"}, 2, "--local-layers"},
 		{"run: bad wire", []string{"run", "--model", model, "--wire", "f8", "--peers", "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWLRPJAA5o6Z6ZVEFyUtVw2T3JCXeXxFvPRyQjqpxVhBdX", "--listen", "/ip4/127.0.0.1/tcp/0"}, 2, "--wire"},
 		{"run: split with peers", []string{"run", "--model", model, "--split", "2", "--peers", "x"}, 2, "--split"},

@@ -47,7 +47,8 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	nctx := fs.Int("ctx", 0, "context size (0 = prompt + max tokens)")
 	asJSON := fs.Bool("json", false, "print one JSON object at the end instead of streaming text")
 	gpuLayers := fs.String("gpu-layers", "", "run these layers on the GPU: A:B, all or auto (CPU when there is no GPU)")
-	remote := addRemoteFlags(fs)
+	dataDir := fs.String("data-dir", runtime.DefaultDataDir(), "data directory (the list of banned providers)")
+	remote := addRemoteFlags(fs, dataDir)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

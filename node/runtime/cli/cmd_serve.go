@@ -28,7 +28,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	nctx := fs.Int("ctx", 0, "context size per conversation (0: model's, at most 4096)")
 	threads := fs.Int("threads", 0, "CPU threads (0 = all)")
 	dataDir := fs.String("data-dir", runtime.DefaultDataDir(), "data directory")
-	remote := addRemoteFlags(fs)
+	remote := addRemoteFlags(fs, dataDir)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

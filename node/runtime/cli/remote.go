@@ -19,8 +19,10 @@ import (
 	"github.com/hearth-p2p/hearth/node/p2p"
 	"github.com/hearth-p2p/hearth/node/runtime"
 	"github.com/hearth-p2p/hearth/node/shard"
+	"github.com/hearth-p2p/hearth/node/verify"
 	"github.com/hearth-p2p/hearth/wallet"
 	"github.com/hearth-p2p/hearth/wallet/keys"
+	"github.com/hearth-p2p/hearth/wallet/ledger"
 	"github.com/hearth-p2p/hearth/wallet/receipt"
 )
 
@@ -39,10 +41,13 @@ type remoteFlags struct {
 	maxPrice                            uint64
 	payWithWallet                       bool
 	wallet                              walletFlags
+	dataDir                             *string // the command's --data-dir: the ban list lives there
 }
 
-func addRemoteFlags(fs *flag.FlagSet) *remoteFlags {
-	r := &remoteFlags{}
+// addRemoteFlags adds the flags; dataDir is the command's data directory
+// flag, where the list of banned providers is kept.
+func addRemoteFlags(fs *flag.FlagSet, dataDir *string) *remoteFlags {
+	r := &remoteFlags{dataDir: dataDir}
 	fs.StringVar(&r.local, "local-layers", "", "layers to run here, A:B (several: A:B,C:D); the rest run on peers")
 	fs.StringVar(&r.peers, "peers", "", "comma-separated multiaddrs (ending in /p2p/ID) of shard servers for the other layers (default: found in the swarm)")
 	fs.StringVar(&r.bootstrap, "bootstrap", "", "comma-separated multiaddrs of peers to join the swarm through, to find providers")
@@ -105,7 +110,25 @@ func (r *remoteFlags) open(ctx context.Context, env *Env, lm *runtime.LocalModel
 		rm.close()
 		return nil, err
 	}
+	bans, err := runtime.OpenBans(*r.dataDir)
+	if err != nil {
+		rm.close()
+		return nil, err
+	}
+	var owed *ledger.Ledger // the paying wallet's: a cheater's unpaid work is written off there
+	if rm.wallet != nil {
+		if owed, err = rm.wallet.Ledger(); err != nil {
+			rm.close()
+			return nil, err
+		}
+	}
 	if len(rm.opts.Peers) > 0 {
+		// Named peers, no swarm: a cheater is banned here (and its work
+		// written off) but reported to nobody.
+		rm.opts.Bans = bans
+		if owed != nil {
+			rm.opts.Void = runtime.VoidIn(owed)
+		}
 		if rm.host, err = startEphemeralHost(ctx, hcfg, rm.log); err != nil {
 			rm.close()
 			return nil, err
@@ -126,6 +149,14 @@ func (r *remoteFlags) open(ctx context.Context, env *Env, lm *runtime.LocalModel
 		rm.close()
 		return nil, err
 	}
+	// Cheaters this consumer catches are banned, reported to the swarm and
+	// their work written off; others' reports on this model are re-run here.
+	fr, err := rm.cons.ReportFraud(bans, verify.ModelExecutor{Hash: hash, Model: lm.Model, Pool: lm.Pool})
+	if err != nil {
+		rm.close()
+		return nil, err
+	}
+	fr.Apply(&rm.opts, owed)
 	fmt.Fprintf(env.Stderr, "looking for providers of %s (up to %v)\n", lm.Model.Name, r.discoveryWait)
 	if !rm.cons.FindProviders(ctx, discovery.ModelHash(hash), rm.cons, rm.local, lm.Model.NumLayers, r.discoveryWait) {
 		n := len(rm.cons.Providers(discovery.ModelHash(hash)))
