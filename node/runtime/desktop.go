@@ -63,6 +63,9 @@ type DesktopConfig struct {
 	// DiscoveryWait bounds how long an offloading turn waits for providers
 	// to be found before it plans with what it knows.
 	DiscoveryWait time.Duration
+	// Placement tunes where the lending node puts a window of layers when
+	// the RAM cap holds only part of the model.
+	Placement PlacementConfig
 }
 
 // DefaultDesktopConfig is the desktop app's configuration.
@@ -78,6 +81,7 @@ func DefaultDesktopConfig() DesktopConfig {
 		Lending:        hardware.Default(),
 		SampleInterval: time.Second,
 		DiscoveryWait:  5 * time.Second,
+		Placement:      DefaultPlacement(),
 	}
 }
 

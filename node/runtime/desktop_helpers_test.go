@@ -56,6 +56,7 @@ func testDesktopConfig(t *testing.T) DesktopConfig {
 	cfg.Catalog.ProgressEvery = 0
 	cfg.SampleInterval = 100 * time.Millisecond
 	cfg.DiscoveryWait = 3 * time.Second
+	cfg.Placement.Listen = 100 * time.Millisecond
 	return cfg
 }
 

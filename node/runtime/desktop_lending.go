@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"github.com/hearth-p2p/hearth/inference/catalog"
-	"github.com/hearth-p2p/hearth/node/discovery"
-	"github.com/hearth-p2p/hearth/node/route"
 )
 
 // ErrCannotLend: lending is on but no node can run (no model, no wallet
@@ -79,7 +77,7 @@ func (d *Desktop) nodeConfig(s DesktopSettings) (NodeConfig, error) {
 	cfg.Serve, cfg.Threads = []ServeSpec{spec}, s.MaxThreads
 	cfg.P2P, cfg.Discovery, cfg.Shard = d.cfg.P2P, d.cfg.Discovery, d.cfg.Shard
 	cfg.Lending = s.Policy(d.cfg.Lending)
-	cfg.SampleInterval, cfg.Reader = d.cfg.SampleInterval, d.cfg.Reader
+	cfg.SampleInterval, cfg.Reader, cfg.Placement = d.cfg.SampleInterval, d.cfg.Reader, d.cfg.Placement
 	cfg.Shard.Price.PerKiloUnit = s.Price
 	if cfg.Bans, err = d.banList(); err != nil {
 		return NodeConfig{}, err
@@ -95,8 +93,9 @@ func (d *Desktop) nodeConfig(s DesktopSettings) (NodeConfig, error) {
 }
 
 // lendSpec picks what to serve: the settings' model (else the first
-// installed one), all of its layers, or the window the swarm lacks most
-// when the RAM cap holds only part of it.
+// installed one), all of its layers, or, when the RAM cap holds only part
+// of it, a window of as many layers as fit, placed by the node where the
+// swarm lacks them.
 func (d *Desktop) lendSpec(s DesktopSettings) (ServeSpec, error) {
 	ms, err := d.installedModels()
 	if err != nil {
@@ -129,13 +128,9 @@ func (d *Desktop) lendSpec(s DesktopSettings) (ServeSpec, error) {
 	if capacity == 0 {
 		return ServeSpec{}, fmt.Errorf("%w: the %.1f GiB RAM cap holds no layer of %s", ErrCannotLend, s.MaxRAMGiB, m.Name)
 	}
-	var coverage []int
-	if c := d.net.registry(); c != nil {
-		if hash, err := ModelHash(m.Path, d.hashCacheDir()); err == nil {
-			coverage = c.Coverage(discovery.ModelHash(hash), info.Layers).Layers
-		}
-	}
-	spec.From, spec.To = route.ChooseRange(coverage, info.Layers, capacity)
+	// The node places the window where the swarm lacks layers most, and
+	// moves it when another range becomes scarcer.
+	spec.Capacity = capacity
 	return spec, nil
 }
 

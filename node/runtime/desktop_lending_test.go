@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hearth-p2p/hearth/inference/catalog"
 )
 
 // lend turns lending on and waits until the node takes sessions.
@@ -155,5 +157,30 @@ func TestDesktopLendingNeedsAModel(t *testing.T) {
 	}
 	if ns, _ := d.Network(context.Background()); !strings.Contains(ns.Node.Note, "needs a wallet") {
 		t.Errorf("a price without a wallet: %q", ns.Node.Note)
+	}
+}
+
+// TestDesktopLendsWhatFitsTheRAMCap: with a RAM cap that holds two of the
+// model's five layers, the lending node serves a window of two layers,
+// placed by the node.
+func TestDesktopLendsWhatFitsTheRAMCap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a libp2p host")
+	}
+	d := openDesktop(t, testDesktopConfig(t))
+	withStories(t, d)
+	serve(t, d)
+	info, err := catalog.ReadInfo(sharedModel(t, "stories260K.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := d.Settings()
+	s.MaxRAMGiB = 2.5 * float64(info.WeightBytes/uint64(info.Layers)) / gib
+	if err := d.UpdateSettings(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	ns := lend(t, d, true)
+	if sh := ns.Shards[0]; sh.To-sh.From != 2 || sh.From < 0 || sh.To > 5 {
+		t.Fatalf("shard %+v, want a window of 2 layers", sh)
 	}
 }
