@@ -31,6 +31,14 @@ func testNodeConfig(t *testing.T, spec ServeSpec) NodeConfig {
 // startNode runs a node until the test ends.
 func startNode(t *testing.T, cfg NodeConfig) *Node {
 	t.Helper()
+	n, _ := startNodeEvents(t, cfg)
+	return n
+}
+
+// startNodeEvents runs a node until the test ends, once it accepts
+// sessions, and returns its events from then on.
+func startNodeEvents(t *testing.T, cfg NodeConfig) (*Node, <-chan NodeEvent) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	n, err := NewNode(ctx, cfg, nil)
 	if err != nil {
@@ -38,10 +46,10 @@ func startNode(t *testing.T, cfg NodeConfig) *Node {
 		t.Fatal(err)
 	}
 	events, stop := n.Subscribe()
-	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- n.Serve(ctx) }()
 	t.Cleanup(func() {
+		stop()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("node serve: %v", err)
@@ -54,7 +62,7 @@ func startNode(t *testing.T, cfg NodeConfig) *Node {
 		t.Fatalf("node stopped: %v", err)
 	}
 	waitAccepting(t, events, true)
-	return n
+	return n, events
 }
 
 type greedySampler struct{}
@@ -249,22 +257,7 @@ func TestNodeDrainEndsSessionsAndClientsFailOver(t *testing.T) {
 		cfg.Reader, cfg.SampleInterval = r, 50*time.Millisecond
 		cfg.Lending.Enabled, cfg.Lending.HoldIdle, cfg.Lending.RAMReserveBytes = true, 100*time.Millisecond, 0
 		cfg.Lending.DrainTimeout = 400 * time.Millisecond
-		n, err := NewNode(ctx, cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		events, stop := n.Subscribe()
-		defer stop()
-		done := make(chan error, 1)
-		go func() { done <- n.Serve(ctx) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("node serve: %v", err)
-			}
-			n.Close()
-		})
-		waitAccepting(t, events, true)
+		n, events := startNodeEvents(t, cfg)
 		nodes, readers, subs = append(nodes, n), append(readers, r), append(subs, events)
 	}
 	lm := openLocal(t, "stories260K.gguf")

@@ -96,15 +96,11 @@ func runChat(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer lm.Close()
-	copts := runtime.ChatOptions{Context: *nctx}
-	if remote.enabled() {
-		c, err := remote.open(ctx, env, lm)
-		if err != nil {
-			return err
-		}
-		defer c.close()
-		copts.Chain = c.chains()
+	copts, closeRemote, err := remote.chatOptions(ctx, env, lm, *nctx)
+	if err != nil {
+		return err
 	}
+	defer closeRemote()
 	if r.engine, err = runtime.NewChatEngine(lm, copts); err != nil {
 		return err
 	}

@@ -47,14 +47,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer lm.Close()
-	copts := runtime.ChatOptions{Context: *nctx}
+	copts, closeRemote, err := remote.chatOptions(ctx, env, lm, *nctx)
+	if err != nil {
+		return err
+	}
+	defer closeRemote()
 	if remote.enabled() {
-		c, err := remote.open(ctx, env, lm)
-		if err != nil {
-			return err
-		}
-		defer c.close()
-		copts.Chain = c.chains()
 		fmt.Fprintln(env.Stderr, remote.describe())
 	}
 	eng, err := runtime.NewChatEngine(lm, copts)

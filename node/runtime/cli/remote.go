@@ -233,15 +233,26 @@ func (rm *consumer) pipeline(ctx context.Context, maxCtx int) (*runtime.Pipeline
 	}, nil
 }
 
-// chains is the chat engine's chain factory over pipelines.
-func (rm *consumer) chains() runtime.ChainFactory {
-	return func(ctx context.Context, maxCtx int) (model.Chain, func(), error) {
+// chatOptions are a chat engine's options with nctx positions per
+// conversation: its turns run on pipelines when layers go to peers. The
+// returned function stops the consumer.
+func (r *remoteFlags) chatOptions(ctx context.Context, env *Env, lm *runtime.LocalModel, nctx int) (runtime.ChatOptions, func(), error) {
+	opts := runtime.ChatOptions{Context: nctx}
+	if !r.enabled() {
+		return opts, func() {}, nil
+	}
+	rm, err := r.open(ctx, env, lm)
+	if err != nil {
+		return opts, nil, err
+	}
+	opts.Chain = func(ctx context.Context, maxCtx int) (model.Chain, func(), error) {
 		p, closeP, err := rm.pipeline(ctx, maxCtx)
 		if err != nil {
 			return nil, nil, err
 		}
 		return p.Chain, closeP, nil
 	}
+	return opts, rm.close, nil
 }
 
 // close stops the host and closes the wallet.
