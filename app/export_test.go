@@ -2,6 +2,7 @@ package app
 
 import (
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
@@ -133,6 +134,9 @@ func (u *UI) SettingsThreads() *widget.Slider     { return u.settings.threads }
 func (u *UI) SettingsPrivacy() *widget.RadioGroup { return u.settings.privacy }
 func (u *UI) SettingsTheme() *widget.RadioGroup   { return u.settings.themeMode }
 func (u *UI) SettingsSave()                       { u.settings.save() }
+func (u *UI) SettingsTrusted() *widget.Entry      { return u.settings.trusted }
+func (u *UI) SettingsLendModel() *widget.Select   { return u.settings.lendModel }
+func (u *UI) SettingsPrice() *widget.Entry        { return u.settings.price }
 func (u *UI) SettingsMessage() string             { return u.settings.message.Text }
 func (u *UI) SettingsAddWindow() {
 	u.settings.schedule.add(Window{Days: dayChoices[1].days, Start: "9:00", End: "17:00"})
@@ -173,3 +177,6 @@ var (
 )
 
 func (u *UI) SettingsRevert() { u.settings.fill(u.settings.saved) }
+
+// SettingsScrollToBottom scrolls the Settings tab to its end.
+func (u *UI) SettingsScrollToBottom() { u.settings.root.(*container.Scroll).ScrollToBottom() }

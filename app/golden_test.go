@@ -34,3 +34,14 @@ func TestWalletSetupGolden(t *testing.T) {
 	h.settle()
 	test.AssertImageMatches(t, "tabs/wallet-setup-light.png", h.w.Canvas().Capture())
 }
+
+// TestSettingsLowerGolden renders the end of the Settings tab: the lending
+// model and price, privacy with the trusted peers, and the Save button.
+func TestSettingsLowerGolden(t *testing.T) {
+	h := start(t, demo.Options{}, app.TabSettings, setTheme(app.ThemeLight))
+	test.ApplyTheme(t, app.Theme(app.ThemeLight))
+	h.settle()
+	h.u.SettingsScrollToBottom()
+	h.settle()
+	test.AssertImageMatches(t, "tabs/settings-lower-light.png", h.w.Canvas().Capture())
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -35,7 +36,12 @@ type settingsView struct {
 	cpuVal     *widget.Label
 	thermal    *widget.Entry
 	battery    *widget.Check
+	lendModel  *widget.Select
+	lendIDs    []string         // the model ID of each lendModel option; "": the first installed
+	installed  []InstalledModel // what lendModel offers
+	price      *widget.Entry
 	privacy    *widget.RadioGroup
+	trusted    *widget.Entry
 	dataDir    *widget.Entry
 	themeMode  *widget.RadioGroup
 	form       *widget.Form
@@ -66,7 +72,16 @@ func newSettingsView(u *UI) *settingsView {
 	v.vram = &widget.Entry{OnChanged: func(string) { changed() }}
 	v.thermal = &widget.Entry{Validator: intIn(40, 100), OnChanged: func(string) { changed() }}
 	v.battery = &widget.Check{Text: "Pause lending on battery power", OnChanged: func(bool) { changed() }}
-	v.privacy = &widget.RadioGroup{Options: privacyLabels, Required: true, OnChanged: func(string) { changed() }}
+	v.lendModel = &widget.Select{OnChanged: func(string) { changed() }}
+	v.setLendChoices("")
+	v.price = &widget.Entry{Validator: lamports, OnChanged: func(string) { changed() }}
+	v.trusted = &widget.Entry{MultiLine: true, Wrapping: fyne.TextWrapOff, PlaceHolder: "12D3KooW… (one peer ID per line)",
+		OnChanged: func(string) { changed() }}
+	v.trusted.SetMinRowsVisible(3)
+	v.privacy = &widget.RadioGroup{Options: privacyLabels, Required: true, OnChanged: func(string) {
+		v.enableTrusted()
+		changed()
+	}}
 	v.dataDir = &widget.Entry{Validator: func(s string) error {
 		if strings.TrimSpace(s) == "" {
 			return errors.New("choose a folder")
@@ -84,7 +99,10 @@ func newSettingsView(u *UI) *settingsView {
 		{Text: "VRAM cap (GiB)", Widget: v.vram},
 		{Text: "Thermal limit (°C)", Widget: v.thermal, HintText: "Lending pauses above this temperature."},
 		{Text: "Battery", Widget: v.battery},
+		{Text: "Model to lend", Widget: v.lendModel, HintText: "The installed model whose layers peers may run here."},
+		{Text: "Price (lamports)", Widget: v.price, HintText: "Per 1,000 token-layers served; 0 lends for free. A price needs a wallet to be paid to."},
 		{Text: "Privacy", Widget: v.privacy, HintText: "Where conversations that allow offloading may send layers."},
+		{Text: "Trusted peers", Widget: v.trusted, HintText: "One peer ID per line; each device shows its own in the Network tab."},
 		{Text: "Data folder", Widget: container.NewBorder(nil, nil, nil, browse, v.dataDir)},
 		{Text: "Theme", Widget: v.themeMode},
 	}}
@@ -122,6 +140,60 @@ func (v *settingsView) load() {
 		v.fill(s)
 		v.applyTheme(s.Theme)
 	})
+	v.loadModels()
+}
+
+// loadModels offers the installed models to lend.
+func (v *settingsView) loadModels() {
+	call(v.u, v.u.b.Installed, func(im InstalledModels) {
+		v.installed = im.Models
+		v.setLendChoices(v.lendModelID())
+	})
+}
+
+// setLendChoices offers "the first installed model", each installed model,
+// and id when it is not installed (the runtime says why it cannot lend
+// it), and selects id without marking the form edited.
+func (v *settingsView) setLendChoices(id string) {
+	first := "First installed model"
+	if len(v.installed) > 0 {
+		first += " (" + v.installed[0].Name + ")"
+	}
+	opts, ids := []string{first}, []string{""}
+	for _, m := range v.installed {
+		name := m.Name
+		if name == "" || slices.Contains(opts, name) {
+			name = m.ID
+		}
+		opts, ids = append(opts, name), append(ids, m.ID)
+	}
+	if !slices.Contains(ids, id) {
+		opts, ids = append(opts, id+" (not installed)"), append(ids, id)
+	}
+	on := v.lendModel.OnChanged
+	v.lendModel.OnChanged = nil
+	v.lendModel.SetOptions(opts)
+	v.lendModel.SetSelectedIndex(slices.Index(ids, id))
+	v.lendModel.OnChanged = on
+	v.lendIDs = ids
+}
+
+// lendModelID is the selected model's ID; "" for the first installed.
+func (v *settingsView) lendModelID() string {
+	if i := v.lendModel.SelectedIndex(); i >= 0 && i < len(v.lendIDs) {
+		return v.lendIDs[i]
+	}
+	return ""
+}
+
+// enableTrusted enables the trusted peers' entry while the privacy choice
+// uses it; the list is kept either way.
+func (v *settingsView) enableTrusted() {
+	if v.privacy.Selected == privacyLabels[PrivacyTrusted] {
+		v.trusted.Enable()
+	} else {
+		v.trusted.Disable()
+	}
 }
 
 // apply shows settings that changed elsewhere (the tray, the CLI).
@@ -159,7 +231,11 @@ func (v *settingsView) fill(s Settings) {
 	v.vram.SetText(strconv.FormatFloat(s.MaxVRAMGiB, 'f', -1, 64))
 	v.thermal.SetText(strconv.Itoa(s.ThermalLimitC))
 	v.battery.SetChecked(s.PauseOnBattery)
+	v.setLendChoices(s.LendModel)
+	v.price.SetText(strconv.FormatUint(s.Price, 10))
 	v.privacy.SetSelected(privacyLabels[s.Privacy])
+	v.trusted.SetText(strings.Join(s.TrustedPeers, "\n"))
+	v.enableTrusted()
 	v.dataDir.SetText(s.DataDir)
 	v.themeMode.SetSelected(themeLabels[s.Theme])
 	v.dirty = false
@@ -196,10 +272,24 @@ func (v *settingsView) read() (Settings, error) {
 	s.MaxVRAMGiB, _ = strconv.ParseFloat(strings.TrimSpace(v.vram.Text), 64)
 	s.ThermalLimitC, _ = strconv.Atoi(strings.TrimSpace(v.thermal.Text))
 	s.PauseOnBattery = v.battery.Checked
+	s.LendModel = v.lendModelID()
+	s.Price, _ = strconv.ParseUint(strings.TrimSpace(v.price.Text), 10, 64)
 	s.Privacy = Privacy(index(privacyLabels, v.privacy.Selected))
+	s.TrustedPeers = nil
+	if ids := strings.Fields(v.trusted.Text); len(ids) > 0 {
+		s.TrustedPeers = ids // the backend checks each one
+	}
 	s.DataDir = strings.TrimSpace(v.dataDir.Text)
 	s.Theme = ThemeMode(index(themeLabels, v.themeMode.Selected))
 	return s, nil
+}
+
+// lamports accepts a whole, non-negative number of lamports.
+func lamports(s string) error {
+	if _, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64); err != nil {
+		return errors.New("price: a whole number of lamports, 0 or more")
+	}
+	return nil
 }
 
 func index(options []string, s string) int {

@@ -303,8 +303,17 @@ type Settings struct {
 	ThermalLimitC  int
 	PauseOnBattery bool
 	Privacy        Privacy
-	DataDir        string
-	Theme          ThemeMode
+	// TrustedPeers are the peer IDs PrivacyTrusted may offload to (the
+	// user's other devices; each shows its ID in the Network tab).
+	TrustedPeers []string
+	// LendModel is the InstalledModel.ID lending serves; "": the first
+	// installed model.
+	LendModel string
+	// Price is what lending charges, in lamports per 1,000 token-layers;
+	// 0 lends for free. A price needs a wallet to be paid to.
+	Price   uint64
+	DataDir string
+	Theme   ThemeMode
 }
 
 // Window is a weekly time window, e.g. weekdays 22:00–07:00. End before

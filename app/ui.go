@@ -180,6 +180,7 @@ func (u *UI) handle(ev Event) {
 	case ModelsChanged:
 		u.models.load()
 		u.chat.loadModels()
+		u.settings.loadModels()
 	case NetSampleEvent:
 		u.network.addSample(ev.Sample)
 	case NetworkChanged:

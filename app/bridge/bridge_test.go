@@ -230,6 +230,8 @@ func TestSettingsThroughTheBridge(t *testing.T) {
 	s.Schedule = []app.Window{{Days: []time.Weekday{1, 2, 3, 4, 5}, Start: "22:00", End: "07:00"}, {Days: []time.Weekday{0, 6}, Start: "00:00", End: "24:00"}}
 	s.MaxThreads, s.MaxRAMGiB, s.MaxCPUPercent, s.ThermalLimitC = 6, 12, 70, 80
 	s.Privacy, s.Theme, s.PauseOnBattery = app.PrivacyTrusted, app.ThemeDark, false
+	s.TrustedPeers = []string{"12D3KooWRndVhVZPCiQwHBBBdg769GyrPUW13zxwqQyf9r3ANaba", "12D3KooWPT98FXMfDQYavZm66EeVjTqP9Nnehn1gyaydqV8L8BQw"}
+	s.LendModel, s.Price = "stories260K", 1500
 	if err := b.UpdateSettings(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -248,6 +250,7 @@ func TestSettingsThroughTheBridge(t *testing.T) {
 		}},
 		{"schedule", func(s *app.Settings) { s.Schedule = []app.Window{{Start: "22:00", End: "07:00"}} }},
 		{"privacy", func(s *app.Settings) { s.Privacy = 7 }},
+		{`trusted peers: "my-phone" is not a peer ID`, func(s *app.Settings) { s.TrustedPeers = append(s.TrustedPeers, "my-phone") }},
 	} {
 		bad := got
 		tc.edit(&bad)

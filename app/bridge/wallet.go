@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/hearth-p2p/hearth/app"
@@ -114,7 +115,8 @@ var (
 
 func settings(s runtime.DesktopSettings) app.Settings {
 	out := app.Settings{Lending: s.Lending, MaxThreads: s.MaxThreads, MaxRAMGiB: s.MaxRAMGiB, MaxVRAMGiB: s.MaxVRAMGiB,
-		MaxCPUPercent: s.MaxCPUPercent, ThermalLimitC: s.ThermalLimitC, PauseOnBattery: s.PauseOnBattery, DataDir: s.DataDir}
+		MaxCPUPercent: s.MaxCPUPercent, ThermalLimitC: s.ThermalLimitC, PauseOnBattery: s.PauseOnBattery, DataDir: s.DataDir,
+		TrustedPeers: slices.Clone(s.TrustedPeers), LendModel: s.LendModel, Price: s.Price}
 	for i, p := range privacies {
 		if p == s.Privacy {
 			out.Privacy = app.Privacy(i)
@@ -139,6 +141,7 @@ func (b *Backend) UpdateSettings(ctx context.Context, s app.Settings) error {
 	rs.Lending, rs.MaxThreads, rs.MaxRAMGiB, rs.MaxVRAMGiB = s.Lending, s.MaxThreads, s.MaxRAMGiB, s.MaxVRAMGiB
 	rs.MaxCPUPercent, rs.ThermalLimitC, rs.PauseOnBattery = s.MaxCPUPercent, s.ThermalLimitC, s.PauseOnBattery
 	rs.DataDir = strings.TrimSpace(s.DataDir)
+	rs.TrustedPeers, rs.LendModel, rs.Price = slices.Clone(s.TrustedPeers), s.LendModel, s.Price
 	if int(s.Privacy) < 0 || int(s.Privacy) >= len(privacies) {
 		return invalid("privacy: unknown mode %d", s.Privacy)
 	}

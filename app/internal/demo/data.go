@@ -36,6 +36,7 @@ func (b *Backend) fill() {
 		ThermalLimitC:  80,
 		PauseOnBattery: true,
 		Privacy:        app.PrivacyTrusted,
+		TrustedPeers:   []string{"12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5", "12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq"},
 		DataDir:        "/home/ana/.local/share/hearth",
 		Theme:          app.ThemeSystem,
 	}
@@ -57,6 +58,7 @@ func (b *Backend) fill() {
 	b.fillNetwork()
 	if !b.opt.NoWallet {
 		b.fillWallet()
+		b.settings.Price = 20 // a price needs the wallet to be paid to
 	}
 	b.wallet.Cluster = app.Cluster{Name: "devnet", URL: "https://api.devnet.solana.com"}
 }

@@ -151,11 +151,23 @@ func (b *Backend) status() app.Status {
 		s.TokensPerSec += sh.TokensPerSec
 	}
 	s.PeersUsed = len(b.network.Peers)
-	if !s.Lending {
+	if !s.Lending || b.cannotLend() != "" {
 		s.Serving, s.TokensPerSec = 0, 0
 	}
 	s.Line = statusLine(s)
+	if why := b.cannotLend(); s.Lending && why != "" {
+		s.Line = "Lending: " + why + " · chat is local"
+	}
 	return s
+}
+
+// cannotLend is the note the runtime gives when lending cannot start; ""
+// when it can. b.mu must be held.
+func (b *Backend) cannotLend() string {
+	if b.settings.Price > 0 && !b.wallet.Exists {
+		return "cannot lend: a price needs a wallet to be paid to: no wallet"
+	}
+	return ""
 }
 
 // statusLine is the status the runtime would write.

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/hearth-p2p/hearth/app"
 )
 
@@ -184,7 +186,7 @@ func (b *Backend) Settings(context.Context) (app.Settings, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.settings
-	s.Schedule = slices.Clone(s.Schedule)
+	s.Schedule, s.TrustedPeers = slices.Clone(s.Schedule), slices.Clone(s.TrustedPeers)
 	return s, nil
 }
 
@@ -195,8 +197,8 @@ func (b *Backend) UpdateSettings(_ context.Context, s app.Settings) error {
 	if err := validate(s, b.machine); err != nil {
 		return fmt.Errorf("%w: %w", app.ErrInvalidSettings, err)
 	}
+	s.Schedule, s.TrustedPeers = slices.Clone(s.Schedule), slices.Clone(s.TrustedPeers)
 	b.settings = s
-	b.settings.Schedule = slices.Clone(s.Schedule)
 	b.updates++
 	b.publish(app.SettingsChanged{Settings: s})
 	b.publish(app.StatusEvent{Status: b.status()})
@@ -224,6 +226,12 @@ func validate(s app.Settings, m app.Machine) error {
 		return errors.New("thermal limit: want 40 to 100 °C")
 	case strings.TrimSpace(s.DataDir) == "":
 		return errors.New("data directory: empty")
+	}
+	// As the runtime checks them.
+	for _, id := range s.TrustedPeers {
+		if _, err := peer.Decode(id); err != nil {
+			return fmt.Errorf("trusted peers: %q is not a peer ID", id)
+		}
 	}
 	return nil
 }
