@@ -228,6 +228,7 @@ GLOBL k4vf16<>(SB), RODATA|NOPTR, $32
 
 // K4VSB: one super-block; its partials go to frame row J.
 #define K4VSB(J, DOT) \
+	PF3; \
 	K4VSCALES; \
 	VPXOR Y8, Y8, Y8; \
 	VPXOR Y9, Y9, Y9; \

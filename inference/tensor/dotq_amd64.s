@@ -178,6 +178,7 @@ GLOBL bytes80<>(SB), RODATA|NOPTR, $32
 	VADDPS Y0, Y13, Y13
 
 #define NEXT(BS) \
+	PF5; \
 	ADDQ $(8*BS), SI; \
 	ADDQ $256, DI; \
 	ADDQ $32, DX; \

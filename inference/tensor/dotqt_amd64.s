@@ -1,5 +1,6 @@
 #include "textflag.h"
 #include "go_asm.h"
+#include "prefetch_amd64.h"
 
 // Multi-token kernels for Q8_0, Q4_0 and Q4_1 (AVX512-VNNI on 256-bit
 // registers), for prefill. They give exactly the canonical block terms of
@@ -77,16 +78,25 @@
 	MOVQ tt-24(SP), R10
 
 // MT_DOT8 sums the eight blocks of one token: Y9 lane i = Σ w·q of block i.
+// Four accumulators (Y9, Y20-Y22) keep the chain of dependent vpdpbusd
+// short: one token has no other work to hide its latency behind, and
+// integer sums are exact in any order.
 #define MT_DOT8 \
 	VPXORD Y9, Y9, Y9; \
+	VPXORD Y20, Y20, Y20; \
+	VPXORD Y21, Y21, Y21; \
+	VPXORD Y22, Y22, Y22; \
 	VPDPBUSD (R11), Y0, Y9; \
-	VPDPBUSD 32(R11), Y1, Y9; \
-	VPDPBUSD 64(R11), Y2, Y9; \
-	VPDPBUSD 96(R11), Y3, Y9; \
+	VPDPBUSD 32(R11), Y1, Y20; \
+	VPDPBUSD 64(R11), Y2, Y21; \
+	VPDPBUSD 96(R11), Y3, Y22; \
 	VPDPBUSD 128(R11), Y4, Y9; \
-	VPDPBUSD 160(R11), Y5, Y9; \
-	VPDPBUSD 192(R11), Y6, Y9; \
-	VPDPBUSD 224(R11), Y7, Y9
+	VPDPBUSD 160(R11), Y5, Y20; \
+	VPDPBUSD 192(R11), Y6, Y21; \
+	VPDPBUSD 224(R11), Y7, Y22; \
+	VPADDD Y20, Y9, Y9; \
+	VPADDD Y22, Y21, Y21; \
+	VPADDD Y21, Y9, Y9
 
 // MT_CORRECT subtracts 2^SH·Σq (levels stored with an offset).
 #define MT_CORRECT(SH) \
@@ -179,6 +189,7 @@
 // dword unpacks, qword unpacks, 128-bit shuffles), then add 128 (xor 0x80)
 // so vpdpbusd sees unsigned levels; MT_CORRECT(7) takes 128·Σq off.
 #define Q8T_PREP \
+	PF5; \
 	VMOVDQU32 2(SI), Y16; \
 	VMOVDQU32 36(SI), Y17; \
 	VMOVDQU32 70(SI), Y18; \
@@ -226,6 +237,7 @@
 // the low nibbles are elements 4k… (registers 0-3) and the high nibbles
 // elements 16+4k… (registers 4-7).
 #define Q4T_PREP(BS, QS) \
+	PF3; \
 	VMOVDQU32 (QS)(SI), X16; \
 	VINSERTI32X4 $1, (4*BS+QS)(SI), Y16, Y16; \
 	VMOVDQU32 (BS+QS)(SI), X17; \

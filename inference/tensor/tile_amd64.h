@@ -1,3 +1,5 @@
+#include "prefetch_amd64.h"
+
 // Shared macros of the tile kernels (dotq_amd64.s, dotk_amd64.s).
 //
 // A tile kernel computes dst[t][r] = row r · token t for rows × tokens
@@ -121,6 +123,7 @@
 
 // KACC adds the term X0 to lane b%8 and moves to the next super-block.
 #define KACC(BS) \
+	PF4; \
 	MOVQ R10, AX; \
 	ANDQ $7, AX; \
 	LEAQ acc-48(SP), BX; \
