@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "prefetch_amd64.h"
 
 // Float-row kernels (AVX2 + F16C): the canonical 16-lane order of
 // dot_f32.go with lanes 0-7 in Y0 and 8-15 in Y1. Each call adds n/16
@@ -17,6 +18,7 @@ TEXT ·dotF32AVX2(SB), NOSPLIT, $0-32
 	JZ   f32done
 
 f32loop:
+	PREFETCHT0 (PF_DIST)(SI)
 	VMOVUPS (SI), Y2
 	VMOVUPS 32(SI), Y3
 	VMULPS  (DX), Y2, Y2
@@ -46,6 +48,7 @@ TEXT ·dotF16AVX2(SB), NOSPLIT, $0-32
 	JZ   f16done
 
 f16loop:
+	PREFETCHT0 (PF_DIST)(SI)
 	VCVTPH2PS (SI), Y2
 	VCVTPH2PS 16(SI), Y3
 	VMULPS    (DX), Y2, Y2
@@ -75,6 +78,7 @@ TEXT ·dotBF16AVX2(SB), NOSPLIT, $0-32
 	JZ   bf16done
 
 bf16loop:
+	PREFETCHT0 (PF_DIST)(SI)
 	VPMOVZXWD (SI), Y2
 	VPMOVZXWD 16(SI), Y3
 	VPSLLD    $16, Y2, Y2
