@@ -41,4 +41,10 @@ type Message struct {
 	// (0 when not yet known). Generated replies record it for the
 	// context-window policy and for statistics.
 	Tokens int `json:"tokens,omitempty"`
+	// Reply statistics, stored with a generated reply (zero otherwise):
+	// why it ended ("stop", "length", "cancelled"), its decode speed and
+	// how many peers ran layers of it.
+	Finish       string  `json:"finish,omitempty"`
+	TokensPerSec float64 `json:"tok_s,omitempty"`
+	Peers        int     `json:"peers,omitempty"`
 }

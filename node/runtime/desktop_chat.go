@@ -48,7 +48,7 @@ type ConversationInfo struct {
 type ChatMessage struct {
 	Role string // chat.RoleUser or chat.RoleAssistant
 	Text string
-	// Stats of a reply generated since the desktop started; zero otherwise.
+	// Stats of a generated reply (stored with it); zero for the user's.
 	Stats ReplyStats
 }
 
@@ -70,12 +70,10 @@ type TurnDelta struct {
 	Err          error      // on the final delta of a failed reply
 }
 
-// chatState is the replies being generated and the stats of those made
-// since the desktop started.
+// chatState is the replies being generated.
 type chatState struct {
-	mu    sync.Mutex // guards turns and stats
+	mu    sync.Mutex // guards turns
 	turns map[string]*turn
-	stats map[string]map[int]ReplyStats // conversation → message index → stats
 }
 
 // turn is one reply being generated.
@@ -86,7 +84,6 @@ type turn struct {
 
 func (c *chatState) init() {
 	c.turns = map[string]*turn{}
-	c.stats = map[string]map[int]ReplyStats{}
 }
 
 // reserve claims conversation id for a new turn.
@@ -110,34 +107,6 @@ func (c *chatState) release(id string, t *turn) {
 	close(t.done)
 }
 
-func (c *chatState) setStats(id string, index int, s ReplyStats) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.stats[id] == nil {
-		c.stats[id] = map[int]ReplyStats{}
-	}
-	c.stats[id][index] = s
-}
-
-func (c *chatState) statsOf(id string) map[int]ReplyStats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[int]ReplyStats, len(c.stats[id]))
-	for k, v := range c.stats[id] {
-		out[k] = v
-	}
-	return out
-}
-
-func (c *chatState) dropStats(id string, from int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k := range c.stats[id] {
-		if k >= from {
-			delete(c.stats[id], k)
-		}
-	}
-}
 
 // infoOf is a stored conversation as listed.
 func infoOf(id, title, model string, updated time.Time, conv *chat.Conversation) ConversationInfo {
@@ -208,7 +177,6 @@ func (d *Desktop) DeleteConversation(ctx context.Context, id string) error {
 		return err
 	}
 	d.forgetSessions(id)
-	d.chat.dropStats(id, 0)
 	d.publish(ConversationsChanged{})
 	return nil
 }
@@ -233,13 +201,16 @@ func (d *Desktop) Messages(ctx context.Context, id string) ([]ChatMessage, error
 	if err != nil {
 		return nil, err
 	}
-	stats := d.chat.statsOf(id)
 	out := make([]ChatMessage, 0, len(c.Messages))
-	for i, m := range c.Messages {
+	for _, m := range c.Messages {
 		if m.Role != chat.RoleUser && m.Role != chat.RoleAssistant {
 			continue
 		}
-		out = append(out, ChatMessage{Role: m.Role, Text: m.Content, Stats: stats[i]})
+		cm := ChatMessage{Role: m.Role, Text: m.Content}
+		if m.Finish != "" {
+			cm.Stats = ReplyStats{Finish: m.Finish, Tokens: m.Tokens, TokensPerSec: m.TokensPerSec, Peers: m.Peers}
+		}
+		out = append(out, cm)
 	}
 	return out, nil
 }
@@ -307,7 +278,6 @@ func (d *Desktop) Regenerate(ctx context.Context, id string) (<-chan TurnDelta, 
 	if err != nil {
 		return nil, err
 	}
-	var dropped int
 	err = d.convs.Update(id, func(c *chat.Conversation) error {
 		n := len(c.Messages)
 		if n > 0 && c.Messages[n-1].Role == chat.RoleAssistant {
@@ -317,14 +287,12 @@ func (d *Desktop) Regenerate(ctx context.Context, id string) (<-chan TurnDelta, 
 		if n == 0 || c.Messages[n-1].Role != chat.RoleUser {
 			return ErrNothingToRegenerate
 		}
-		dropped = n
 		return nil
 	})
 	if err != nil {
 		d.chat.release(id, t)
 		return nil, err
 	}
-	d.chat.dropStats(id, dropped)
 	return d.startTurn(ctx, id, t)
 }
 
@@ -386,11 +354,11 @@ func (d *Desktop) runTurn(ctx context.Context, id string, p *deltaPump) TurnDelt
 		st.Finish = "cancelled"
 	}
 	if res.reply.Text != "" {
-		msg := chat.Message{Role: chat.RoleAssistant, Content: res.reply.Text, Time: time.Now(), Tokens: res.reply.Completion}
+		msg := chat.Message{Role: chat.RoleAssistant, Content: res.reply.Text, Time: time.Now(), Tokens: res.reply.Completion,
+			Finish: st.Finish, TokensPerSec: st.TokensPerSec, Peers: st.Peers}
 		if err := d.convs.Append(id, msg); err != nil {
 			return failed(fmt.Errorf("save the reply: %w", err))
 		}
-		d.chat.setStats(id, len(conv.Messages), st)
 		d.publish(ConversationsChanged{})
 	}
 	return TurnDelta{Done: true, Stats: st, TokensPerSec: st.TokensPerSec, Peers: st.Peers}

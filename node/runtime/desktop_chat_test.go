@@ -91,8 +91,9 @@ func TestDesktopChat(t *testing.T) {
 		t.Fatalf("after restart: %+v, %v", convs, err)
 	}
 	msgs, err = d2.Messages(ctx, c.ID)
-	if err != nil || len(msgs) != 2 || msgs[1].Text != text || msgs[1].Stats != (ReplyStats{}) {
-		t.Fatalf("messages after restart: %+v, %v", msgs, err)
+	// The reply's statistics are stored with it.
+	if err != nil || len(msgs) != 2 || msgs[1].Text != text || msgs[1].Stats != final2.Stats || msgs[0].Stats != (ReplyStats{}) {
+		t.Fatalf("messages after restart: %+v, %v; want the reply's stats %+v", msgs, err, final2.Stats)
 	}
 	if err := d2.RenameConversation(ctx, c.ID, "  Stories  "); err != nil {
 		t.Fatal(err)
