@@ -107,7 +107,6 @@ func (c *chatState) release(id string, t *turn) {
 	close(t.done)
 }
 
-
 // infoOf is a stored conversation as listed.
 func infoOf(id, title, model string, updated time.Time, conv *chat.Conversation) ConversationInfo {
 	if title == "" {
