@@ -166,17 +166,7 @@ func startPaidCheater(t *testing.T, price receipt.Price, payout receipt.PublicKe
 	cfg.Price, cfg.Payout = price, payout
 	cfg.CreditLimit = 8 * price.PerKiloUnit / 1000 // a receipt every token or so
 	h := p2ptest.NewHost(t, nil)
-	srv, err := shard.NewServer(h.Raw(), cfg, meter.NewMemoryLedger(), p2ptest.Logger(t, slog.LevelError), cheatBackend{be})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Serve(ctx); close(done) }()
-	stop := func() { cancel(); <-done }
-	t.Cleanup(stop)
-	<-srv.Ready()
-	return &provider{h: h, srv: srv, lm: lm, stop: stop}
+	return serveProvider(t, h, lm, cfg, meter.NewMemoryLedger(), slog.LevelError, cheatBackend{be})
 }
 
 // waitReport waits for a node's next judgement of a fraud report.

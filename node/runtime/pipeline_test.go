@@ -13,6 +13,7 @@ import (
 
 	"github.com/hearth-p2p/hearth/inference/sample"
 	"github.com/hearth-p2p/hearth/node/discovery"
+	"github.com/hearth-p2p/hearth/node/meter"
 	"github.com/hearth-p2p/hearth/node/p2p"
 	"github.com/hearth-p2p/hearth/node/p2p/p2ptest"
 	"github.com/hearth-p2p/hearth/node/route"
@@ -158,7 +159,13 @@ func startProviderWith(t *testing.T, modelFile string, from, to int, mutate func
 	if wrap != nil {
 		backend = wrap(be)
 	}
-	srv, err := shard.NewServer(h.Raw(), cfg, nil, p2ptest.Logger(t, slog.LevelWarn), backend)
+	return serveProvider(t, h, lm, cfg, nil, slog.LevelWarn, backend)
+}
+
+// serveProvider runs a shard server for backend on h until the test ends.
+func serveProvider(t *testing.T, h *p2p.Host, lm *LocalModel, cfg shard.Config, l meter.Ledger, level slog.Level, backend shard.Backend) *provider {
+	t.Helper()
+	srv, err := shard.NewServer(h.Raw(), cfg, l, p2ptest.Logger(t, level), backend)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,14 +174,7 @@ func startProviderWith(t *testing.T, modelFile string, from, to int, mutate func
 	go func() { srv.Serve(ctx); close(done) }()
 	stop := func() { cancel(); <-done }
 	t.Cleanup(stop)
-	p2ptest.Eventually(t, 5*time.Second, "serving", func() bool {
-		for _, p := range h.Raw().Mux().Protocols() {
-			if p == shard.ProtocolID {
-				return true
-			}
-		}
-		return false
-	})
+	<-srv.Ready()
 	return &provider{h: h, srv: srv, lm: lm, stop: stop}
 }
 
