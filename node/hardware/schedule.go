@@ -205,3 +205,37 @@ func (s Schedule) Allows(t time.Time) bool {
 	}
 	return false
 }
+
+// HoursPerDay is how many hours a day the schedule allows on average over a
+// week (overlapping windows count once); 24 for an empty schedule.
+func (s Schedule) HoursPerDay() float64 {
+	if len(s) == 0 {
+		return 24
+	}
+	const week = 7 * 24 * 60
+	var open [week]bool // by minute of the week, Sunday 00:00 first
+	for _, w := range s {
+		if w.Validate() != nil {
+			continue
+		}
+		end := w.End
+		if end < w.Start {
+			end += 24 * 60 // runs past midnight into the next day
+		}
+		for d := time.Sunday; d <= time.Saturday; d++ {
+			if !w.Days.Has(d) {
+				continue
+			}
+			for m := w.Start; m < end; m++ {
+				open[(int(d)*24*60+m)%week] = true
+			}
+		}
+	}
+	n := 0
+	for _, o := range open {
+		if o {
+			n++
+		}
+	}
+	return float64(n) / 60 / 7
+}

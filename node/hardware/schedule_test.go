@@ -3,6 +3,7 @@ package hardware
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"testing"
 	"time"
 )
@@ -155,4 +156,31 @@ func FuzzParseWindow(f *testing.F) {
 			t.Fatalf("round trip of %q via %q: %+v, %v", s, w.String(), again, err)
 		}
 	})
+}
+
+func TestScheduleHoursPerDay(t *testing.T) {
+	tests := []struct {
+		windows []string
+		want    float64
+	}{
+		{nil, 24},
+		{[]string{"Mon-Sun 22:00-06:00"}, 8},
+		{[]string{"Mon-Fri 09:00-17:00"}, 8 * 5 / 7.0},
+		{[]string{"Mon-Sun 00:00-24:00"}, 24},
+		{[]string{"Mon-Sun 20:00-23:00", "Mon-Sun 22:00-24:00"}, 4}, // overlaps count once
+		{[]string{"Sat 23:00-01:00"}, 2 / 7.0},                      // Saturday night runs into Sunday
+	}
+	for _, tc := range tests {
+		var s Schedule
+		for _, w := range tc.windows {
+			win, err := ParseWindow(w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s = append(s, win)
+		}
+		if got := s.HoursPerDay(); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("%v: %v h/day, want %v", tc.windows, got, tc.want)
+		}
+	}
 }

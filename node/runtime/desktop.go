@@ -66,6 +66,10 @@ type DesktopConfig struct {
 	// Placement tunes where the lending node puts a window of layers when
 	// the RAM cap holds only part of the model.
 	Placement PlacementConfig
+	// MachineBench measures the machine in the background when Serve
+	// starts (unless a result is cached) and when the lending threads
+	// change: the speed and earnings estimate the Settings show.
+	MachineBench bool
 }
 
 // DefaultDesktopConfig is the desktop app's configuration.
@@ -82,6 +86,7 @@ func DefaultDesktopConfig() DesktopConfig {
 		SampleInterval: time.Second,
 		DiscoveryWait:  5 * time.Second,
 		Placement:      DefaultPlacement(),
+		MachineBench:   true,
 	}
 }
 
@@ -132,6 +137,7 @@ type Desktop struct {
 	net       netState
 	wallet    walletState
 	trust     trustState
+	bench     benchState
 }
 
 // NewDesktop opens the settings, the conversation store and the model
@@ -266,6 +272,9 @@ func (d *Desktop) Serve(ctx context.Context) error {
 	stopLife := context.AfterFunc(ctx, d.stop) // the end of Serve stops background work
 	defer stopLife()
 	d.net.setServing()
+	if d.cfg.MachineBench {
+		d.RunMachineBench(false) // in the background: the window opens at once
+	}
 	if d.Settings().Lending {
 		d.applyLending()
 	}
@@ -381,6 +390,9 @@ func (d *Desktop) UpdateSettings(ctx context.Context, s DesktopSettings) error {
 	}
 	if restart {
 		d.applyLending()
+	}
+	if d.cfg.MachineBench && s.MaxThreads != old.MaxThreads && d.net.isServing() {
+		d.RunMachineBench(false) // the estimate is for the lending threads
 	}
 	d.publish(SettingsChanged{Settings: s.clone()})
 	d.publishStatus()

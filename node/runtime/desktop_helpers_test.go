@@ -57,6 +57,7 @@ func testDesktopConfig(t *testing.T) DesktopConfig {
 	cfg.SampleInterval = 100 * time.Millisecond
 	cfg.DiscoveryWait = 3 * time.Second
 	cfg.Placement.Listen = 100 * time.Millisecond
+	cfg.MachineBench = false // desktop_bench_test.go turns it on
 	return cfg
 }
 
