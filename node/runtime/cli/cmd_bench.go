@@ -18,9 +18,10 @@ import (
 func init() {
 	register(&command{
 		name:    "bench",
-		summary: "measure prefill and decode speed of a local model",
-		usage:   "--model FILE [--threads N] [--prompt-tokens N] [--gen-tokens N] [--reps N] [--gpu-layers A:B|all|auto] [--json] [--cpuprofile FILE]",
-		run:     runBench,
+		summary: "measure prefill and decode speed of a local model, or of this machine (--machine)",
+		usage: "--model FILE [--threads N] [--prompt-tokens N] [--gen-tokens N] [--reps N] [--gpu-layers A:B|all|auto] [--json] [--cpuprofile FILE]\n" +
+			"  or: --machine [--threads N] [--rerun] [--data-dir D] [--json]   (a synthetic 1B-shaped shard; cached in the data directory)",
+		run: runBench,
 	})
 }
 
@@ -65,8 +66,20 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured repetitions to FILE")
 	gpuLayers := fs.String("gpu-layers", "", "run these layers on the GPU: A:B, all or auto (an error when there is no GPU)")
+	machine := fs.Bool("machine", false, "measure this machine on a synthetic 1B-shaped shard instead of a model")
+	rerun := fs.Bool("rerun", false, "with --machine: measure even when a cached result fits")
+	dataDir := fs.String("data-dir", runtime.DefaultDataDir(), "with --machine: where the result is cached (\"\": nowhere)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *machine {
+		if *modelPath != "" || *gpuLayers != "" {
+			return usageError("--machine measures a synthetic shard: no --model or --gpu-layers")
+		}
+		if *threads < 0 {
+			return usageError("--threads must not be negative")
+		}
+		return runMachineBench(ctx, env, *threads, *dataDir, *rerun, *asJSON)
 	}
 	switch {
 	case *modelPath == "":

@@ -159,6 +159,12 @@ func runNode(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "serving %q layers %d:%d of %d on %s, sha256 %x, price %d, %.1f tok/s\n",
 			sm.Name, sm.From, sm.To, sm.NumLayers, sm.Backend, sm.Hash, cfg.Shard.Price.PerKiloUnit, sm.TokPerSec)
 	}
+	// The machine benchmark only when cached: measuring would compete
+	// with the node for the CPU.
+	if b, ok := runtime.LoadMachineBench(cfg.DataDir, runtime.MachineKeyFor(ctx, cfg.Threads)); ok {
+		fmt.Fprintf(env.Stdout, "this machine: ~%.1f tok/s per 1B model, %.0f tok/s per 1B layer (hearth bench --machine, %s)\n",
+			b.Model1BTokS, b.LayerTokS, b.At.Local().Format("2006-01-02"))
+	}
 	if cfg.Lending.Enabled {
 		fmt.Fprintln(env.Stdout, "lending only while this machine is idle")
 	}
