@@ -106,6 +106,10 @@ type SettingsBackend interface {
 	UpdateSettings(ctx context.Context, s Settings) error
 	// Machine reports the hardware the limits are bounded by.
 	Machine(ctx context.Context) (Machine, error)
+	// EstimateEarnings is what lending under s (stored or being edited)
+	// could earn a day on this machine; EstimateChanged reports a new
+	// speed test result.
+	EstimateEarnings(ctx context.Context, s Settings) (EarningsEstimate, error)
 }
 
 // Errors a Backend reports that the GUI shows in a specific way.

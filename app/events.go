@@ -28,6 +28,10 @@ type PayoutEvent struct{ Transfer Transfer }
 // SettingsChanged: settings changed (from the GUI, the CLI or the tray).
 type SettingsChanged struct{ Settings Settings }
 
+// EstimateChanged: the machine's speed test started or finished, so the
+// earnings estimate changed.
+type EstimateChanged struct{}
+
 // StatusEvent: the tray status changed.
 type StatusEvent struct{ Status Status }
 
@@ -40,3 +44,4 @@ func (WalletChanged) event()        {}
 func (PayoutEvent) event()          {}
 func (SettingsChanged) event()      {}
 func (StatusEvent) event()          {}
+func (EstimateChanged) event()      {}

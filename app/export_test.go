@@ -138,6 +138,10 @@ func (u *UI) SettingsTrusted() *widget.Entry      { return u.settings.trusted }
 func (u *UI) SettingsLendModel() *widget.Select   { return u.settings.lendModel }
 func (u *UI) SettingsPrice() *widget.Entry        { return u.settings.price }
 func (u *UI) SettingsMessage() string             { return u.settings.message.Text }
+func (u *UI) SettingsEstimate() string            { return u.settings.estimateTxt.Text }
+func (u *UI) SettingsWindowStart(i int) *widget.Entry {
+	return u.settings.schedule.rowsList[i].start
+}
 func (u *UI) SettingsAddWindow() {
 	u.settings.schedule.add(Window{Days: dayChoices[1].days, Start: "9:00", End: "17:00"})
 }

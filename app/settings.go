@@ -47,6 +47,10 @@ type settingsView struct {
 	form       *widget.Form
 	message    *widget.Label
 	machineTxt *widget.Label
+
+	estimateTxt *widget.Label // what lending could earn (settings_estimate.go)
+	estimateSeq int           // the latest estimate asked for
+	filling     bool          // fill is setting the form: no estimate per field
 }
 
 var (
@@ -56,7 +60,10 @@ var (
 
 func newSettingsView(u *UI) *settingsView {
 	v := &settingsView{u: u}
-	changed := func() { v.dirty = true }
+	changed := func() {
+		v.dirty = true
+		v.loadEstimate()
+	}
 	v.lending = &widget.Check{Text: "Lend idle compute to peers and earn SOL", OnChanged: v.setLending}
 	v.schedule = newScheduleEditor(changed)
 	v.threadsVal, v.cpuVal = &widget.Label{}, &widget.Label{}
@@ -91,6 +98,8 @@ func newSettingsView(u *UI) *settingsView {
 	browse := &widget.Button{Icon: theme.FolderOpenIcon(), OnTapped: v.browseDataDir}
 	v.themeMode = &widget.RadioGroup{Options: themeLabels, Horizontal: true, Required: true, OnChanged: func(string) { changed() }}
 	v.machineTxt = caption("")
+	v.estimateTxt = caption("")
+	v.estimateTxt.Wrapping = fyne.TextWrapWord
 	v.form = &widget.Form{Items: []*widget.FormItem{
 		{Text: "Schedule", Widget: v.schedule.root, HintText: "Lend only inside these windows; none means whenever the machine is idle."},
 		{Text: "CPU threads", Widget: container.NewBorder(nil, nil, nil, fixed(90, v.threadsVal), v.threads)},
@@ -113,7 +122,7 @@ func newSettingsView(u *UI) *settingsView {
 		v.showMessage("", widget.MediumImportance)
 	}}
 	content := container.NewVBox(
-		heading("Lending"), v.lending, v.machineTxt, widget.NewSeparator(),
+		heading("Lending"), v.lending, v.machineTxt, v.estimateTxt, widget.NewSeparator(),
 		heading("Limits and preferences"), v.form,
 		container.NewHBox(save, revert), v.message)
 	v.root = container.NewVScroll(container.NewPadded(content))
@@ -222,7 +231,7 @@ func (v *settingsView) setLendingCheck(on bool) {
 
 // fill shows s in the form and forgets unsaved edits.
 func (v *settingsView) fill(s Settings) {
-	v.saved, v.loaded = s, true
+	v.saved, v.loaded, v.filling = s, true, true
 	v.setLendingCheck(s.Lending)
 	v.schedule.set(s.Schedule)
 	v.threads.SetValue(float64(s.MaxThreads))
@@ -238,7 +247,8 @@ func (v *settingsView) fill(s Settings) {
 	v.enableTrusted()
 	v.dataDir.SetText(s.DataDir)
 	v.themeMode.SetSelected(themeLabels[s.Theme])
-	v.dirty = false
+	v.dirty, v.filling = false, false
+	v.loadEstimate()
 }
 
 // setLending applies the lending switch at once.

@@ -332,6 +332,29 @@ type Machine struct {
 	OnBattery bool
 }
 
+// EarningsEstimate is what this machine could earn a day lending, from a
+// speed test the backend runs at the first start: the layers the RAM cap
+// holds of the model lending serves, at the measured speed, for the hours
+// the schedule allows, at the price, with peers keeping it busy.
+type EarningsEstimate struct {
+	Ready   bool   // the speed test has a result
+	Running bool   // the speed test runs now
+	Err     string // why the last speed test failed
+	// Model1BTokS is tokens per second through a whole 1B model;
+	// LayerTokS through one of its layers; Threads the threads measured.
+	Model1BTokS float64
+	LayerTokS   float64
+	Threads     int
+	// Model is the model the estimate serves (a 1B reference when none is
+	// installed); Layers how many of its layers the RAM cap holds.
+	Model       string
+	Layers      int
+	TokS        float64 // tokens per second through those layers
+	HoursPerDay float64
+	Price       uint64 // lamports per 1,000 token-layers
+	PerDay      uint64 // lamports a day
+}
+
 // Status is the short state for the tray and status bar.
 type Status struct {
 	Lending      bool

@@ -192,6 +192,8 @@ func (u *UI) handle(ev Event) {
 		u.notify("Payout received", fmt.Sprintf("%s %s from %s", formatAmount(t.Amount, t.Decimals), t.Symbol, shortID(t.Counterparty)))
 	case SettingsChanged:
 		u.settings.apply(ev.Settings)
+	case EstimateChanged:
+		u.settings.loadEstimate()
 	case StatusEvent:
 		u.applyStatus(ev.Status)
 	}

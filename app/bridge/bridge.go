@@ -123,6 +123,8 @@ func event(ev runtime.DesktopEvent) app.Event {
 		return app.SettingsChanged{Settings: settings(e.Settings)}
 	case runtime.StatusChanged:
 		return app.StatusEvent{Status: status(e.Status)}
+	case runtime.MachineBenchChanged:
+		return app.EstimateChanged{}
 	}
 	return nil
 }

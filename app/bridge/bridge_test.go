@@ -67,6 +67,7 @@ func testConfig(t *testing.T) runtime.DesktopConfig {
 	cfg.Wallet.Solana.RebroadcastInterval = 100 * time.Millisecond
 	cfg.SampleInterval = 100 * time.Millisecond
 	cfg.DiscoveryWait = 300 * time.Millisecond
+	cfg.MachineBench = false // the benchmark has its own tests (node/runtime)
 	return cfg
 }
 

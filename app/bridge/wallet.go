@@ -137,28 +137,50 @@ func settings(s runtime.DesktopSettings) app.Settings {
 // UpdateSettings implements app.SettingsBackend: the GUI's fields over the
 // stored settings (the runtime keeps some the GUI does not show).
 func (b *Backend) UpdateSettings(ctx context.Context, s app.Settings) error {
+	rs, err := b.runtimeSettings(s)
+	if err != nil {
+		return err
+	}
+	return mapErr(b.d.UpdateSettings(ctx, rs))
+}
+
+// runtimeSettings is s over the stored settings (the runtime keeps some
+// the GUI does not show).
+func (b *Backend) runtimeSettings(s app.Settings) (runtime.DesktopSettings, error) {
 	rs := b.d.Settings()
 	rs.Lending, rs.MaxThreads, rs.MaxRAMGiB, rs.MaxVRAMGiB = s.Lending, s.MaxThreads, s.MaxRAMGiB, s.MaxVRAMGiB
 	rs.MaxCPUPercent, rs.ThermalLimitC, rs.PauseOnBattery = s.MaxCPUPercent, s.ThermalLimitC, s.PauseOnBattery
 	rs.DataDir = strings.TrimSpace(s.DataDir)
 	rs.TrustedPeers, rs.LendModel, rs.Price = slices.Clone(s.TrustedPeers), s.LendModel, s.Price
 	if int(s.Privacy) < 0 || int(s.Privacy) >= len(privacies) {
-		return invalid("privacy: unknown mode %d", s.Privacy)
+		return rs, invalid("privacy: unknown mode %d", s.Privacy)
 	}
 	rs.Privacy = privacies[s.Privacy]
 	if int(s.Theme) < 0 || int(s.Theme) >= len(themes) {
-		return invalid("theme: unknown mode %d", s.Theme)
+		return rs, invalid("theme: unknown mode %d", s.Theme)
 	}
 	rs.Theme = themes[s.Theme]
 	rs.Schedule = rs.Schedule[:0:0]
 	for _, w := range s.Schedule {
 		hw, err := runtime.WeeklyWindow(w.Days, w.Start, w.End)
 		if err != nil {
-			return invalid("schedule: %v", err)
+			return rs, invalid("schedule: %v", err)
 		}
 		rs.Schedule = append(rs.Schedule, hw)
 	}
-	return mapErr(b.d.UpdateSettings(ctx, rs))
+	return rs, nil
+}
+
+// EstimateEarnings implements app.SettingsBackend.
+func (b *Backend) EstimateEarnings(ctx context.Context, s app.Settings) (app.EarningsEstimate, error) {
+	rs, err := b.runtimeSettings(s)
+	if err != nil {
+		return app.EarningsEstimate{}, err
+	}
+	e := b.d.EstimateEarnings(rs)
+	return app.EarningsEstimate{Ready: e.Ready, Running: e.Running, Err: e.Err,
+		Model1BTokS: e.Bench.Model1BTokS, LayerTokS: e.Bench.LayerTokS, Threads: e.Bench.Threads,
+		Model: e.Model, Layers: e.Layers, TokS: e.TokS, HoursPerDay: e.HoursPerDay, Price: e.Price, PerDay: e.PerDay}, ctx.Err()
 }
 
 // Machine implements app.SettingsBackend.
