@@ -110,6 +110,7 @@ func newSettingsView(u *UI) *settingsView {
 		{Text: "Battery", Widget: v.battery},
 		{Text: "Model to lend", Widget: v.lendModel, HintText: "The installed model whose layers peers may run here."},
 		{Text: "Price (lamports)", Widget: v.price, HintText: "Per 1,000 token-layers served; 0 lends for free. A price needs a wallet to be paid to."},
+		{Text: "Could earn", Widget: v.estimateTxt},
 		{Text: "Privacy", Widget: v.privacy, HintText: "Where conversations that allow offloading may send layers."},
 		{Text: "Trusted peers", Widget: v.trusted, HintText: "One peer ID per line; each device shows its own in the Network tab."},
 		{Text: "Data folder", Widget: container.NewBorder(nil, nil, nil, browse, v.dataDir)},
@@ -122,7 +123,7 @@ func newSettingsView(u *UI) *settingsView {
 		v.showMessage("", widget.MediumImportance)
 	}}
 	content := container.NewVBox(
-		heading("Lending"), v.lending, v.machineTxt, v.estimateTxt, widget.NewSeparator(),
+		heading("Lending"), v.lending, v.machineTxt, widget.NewSeparator(),
 		heading("Limits and preferences"), v.form,
 		container.NewHBox(save, revert), v.message)
 	v.root = container.NewVScroll(container.NewPadded(content))
