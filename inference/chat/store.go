@@ -131,13 +131,43 @@ func (s *Store) List() ([]Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].Updated.Equal(out[j].Updated) {
-			return out[i].Updated.After(out[j].Updated)
-		}
-		return out[i].ID > out[j].ID
-	})
+	sortRecentFirst(out, func(s Summary) (time.Time, string) { return s.Updated, s.ID })
 	return out, nil
+}
+
+// Heads returns every conversation without its messages (its settings:
+// title, model, system prompt, sampling, offloading), most recently
+// updated first: what a conversation list needs, in one read.
+func (s *Store) Heads() ([]*Conversation, error) {
+	var out []*Conversation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketConvs)
+		return root.ForEachBucket(func(k []byte) error {
+			c, err := readConversation(root, string(k), false)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list conversations: %w", err)
+	}
+	sortRecentFirst(out, func(c *Conversation) (time.Time, string) { return c.Updated, c.ID })
+	return out, nil
+}
+
+// sortRecentFirst orders by update time, newest first, then by ID.
+func sortRecentFirst[T any](xs []T, key func(T) (time.Time, string)) {
+	sort.SliceStable(xs, func(i, j int) bool {
+		ti, idi := key(xs[i])
+		tj, idj := key(xs[j])
+		if !ti.Equal(tj) {
+			return ti.After(tj)
+		}
+		return idi > idj
+	})
 }
 
 // Append adds messages to the end of a conversation (one write per

@@ -119,6 +119,18 @@ func TestStoreCRUD(t *testing.T) {
 		t.Error("failed update was stored")
 	}
 
+	// Heads: the conversations' settings in list order, without messages.
+	heads, err := s.Heads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(heads) != 2 || heads[0].ID != a.ID || heads[1].ID != b.ID {
+		t.Fatalf("heads order %v, %v, want a then b", heads[0].ID, heads[1].ID)
+	}
+	if h := heads[0]; len(h.Messages) != 0 || h.System != "Be brief." || h.Sampling != "precise" || h.Offload.Peers[0] != "12D3KooWpeer" || h.Title != got.Title {
+		t.Errorf("head %+v", h)
+	}
+
 	if err := s.Delete(b.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -123,22 +123,15 @@ func infoOf(id, title, model string, updated time.Time, conv *chat.Conversation)
 
 // Conversations lists the conversations, most recently updated first.
 func (d *Desktop) Conversations(ctx context.Context) ([]ConversationInfo, error) {
-	list, err := d.convs.List()
+	heads, err := d.convs.Heads() // no messages: a long history costs nothing here
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ConversationInfo, 0, len(list))
-	for _, s := range list {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		c, err := d.convs.Get(s.ID)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, infoOf(s.ID, s.Title, s.Model, s.Updated, c))
+	out := make([]ConversationInfo, 0, len(heads))
+	for _, c := range heads {
+		out = append(out, infoOf(c.ID, c.Title, c.Model, c.Updated, c))
 	}
-	return out, nil
+	return out, ctx.Err()
 }
 
 // Conversation returns one conversation.
