@@ -110,6 +110,9 @@ type SettingsBackend interface {
 	// could earn a day on this machine; EstimateChanged reports a new
 	// speed test result.
 	EstimateEarnings(ctx context.Context, s Settings) (EarningsEstimate, error)
+	// MeasureMachine runs the speed test again in the background;
+	// EstimateChanged reports when it starts and ends.
+	MeasureMachine(ctx context.Context) error
 }
 
 // Errors a Backend reports that the GUI shows in a specific way.

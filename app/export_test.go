@@ -127,18 +127,19 @@ func (u *UI) WalletSubmit()            { u.wallet.send.submit() }
 func (u *UI) WalletSendResult() string { return u.wallet.send.result.Text }
 
 // Settings handles.
-func (u *UI) SettingsLending() *widget.Check      { return u.settings.lending }
-func (u *UI) SettingsThermal() *widget.Entry      { return u.settings.thermal }
-func (u *UI) SettingsRAM() *widget.Entry          { return u.settings.ram }
-func (u *UI) SettingsThreads() *widget.Slider     { return u.settings.threads }
-func (u *UI) SettingsPrivacy() *widget.RadioGroup { return u.settings.privacy }
-func (u *UI) SettingsTheme() *widget.RadioGroup   { return u.settings.themeMode }
-func (u *UI) SettingsSave()                       { u.settings.save() }
-func (u *UI) SettingsTrusted() *widget.Entry      { return u.settings.trusted }
-func (u *UI) SettingsLendModel() *widget.Select   { return u.settings.lendModel }
-func (u *UI) SettingsPrice() *widget.Entry        { return u.settings.price }
-func (u *UI) SettingsMessage() string             { return u.settings.message.Text }
-func (u *UI) SettingsEstimate() string            { return u.settings.estimateTxt.Text }
+func (u *UI) SettingsLending() *widget.Check       { return u.settings.lending }
+func (u *UI) SettingsThermal() *widget.Entry       { return u.settings.thermal }
+func (u *UI) SettingsRAM() *widget.Entry           { return u.settings.ram }
+func (u *UI) SettingsThreads() *widget.Slider      { return u.settings.threads }
+func (u *UI) SettingsPrivacy() *widget.RadioGroup  { return u.settings.privacy }
+func (u *UI) SettingsTheme() *widget.RadioGroup    { return u.settings.themeMode }
+func (u *UI) SettingsSave()                        { u.settings.save() }
+func (u *UI) SettingsTrusted() *widget.Entry       { return u.settings.trusted }
+func (u *UI) SettingsLendModel() *widget.Select    { return u.settings.lendModel }
+func (u *UI) SettingsPrice() *widget.Entry         { return u.settings.price }
+func (u *UI) SettingsMessage() string              { return u.settings.message.Text }
+func (u *UI) SettingsEstimate() string             { return u.settings.estimateTxt.Text }
+func (u *UI) SettingsMeasureAgain() *widget.Button { return u.settings.measure }
 func (u *UI) SettingsWindowStart(i int) *widget.Entry {
 	return u.settings.schedule.rowsList[i].start
 }

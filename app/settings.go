@@ -48,9 +48,10 @@ type settingsView struct {
 	message    *widget.Label
 	machineTxt *widget.Label
 
-	estimateTxt *widget.Label // what lending could earn (settings_estimate.go)
-	estimateSeq int           // the latest estimate asked for
-	filling     bool          // fill is setting the form: no estimate per field
+	estimateTxt *widget.Label  // what lending could earn (settings_estimate.go)
+	measure     *widget.Button // runs the speed test again
+	estimateSeq int            // the latest estimate asked for
+	filling     bool           // fill is setting the form: no estimate per field
 }
 
 var (
@@ -98,6 +99,7 @@ func newSettingsView(u *UI) *settingsView {
 	browse := &widget.Button{Icon: theme.FolderOpenIcon(), OnTapped: v.browseDataDir}
 	v.themeMode = &widget.RadioGroup{Options: themeLabels, Horizontal: true, Required: true, OnChanged: func(string) { changed() }}
 	v.machineTxt = caption("")
+	v.measure = &widget.Button{Text: "Measure again", Icon: theme.ViewRefreshIcon(), OnTapped: v.measureMachine}
 	v.estimateTxt = caption("")
 	v.estimateTxt.Wrapping = fyne.TextWrapWord
 	v.form = &widget.Form{Items: []*widget.FormItem{
@@ -110,7 +112,7 @@ func newSettingsView(u *UI) *settingsView {
 		{Text: "Battery", Widget: v.battery},
 		{Text: "Model to lend", Widget: v.lendModel, HintText: "The installed model whose layers peers may run here."},
 		{Text: "Price (lamports)", Widget: v.price, HintText: "Per 1,000 token-layers served; 0 lends for free. A price needs a wallet to be paid to."},
-		{Text: "Could earn", Widget: v.estimateTxt},
+		{Text: "Could earn", Widget: container.NewBorder(nil, nil, nil, v.measure, v.estimateTxt)},
 		{Text: "Privacy", Widget: v.privacy, HintText: "Where conversations that allow offloading may send layers."},
 		{Text: "Trusted peers", Widget: v.trusted, HintText: "One peer ID per line; each device shows its own in the Network tab."},
 		{Text: "Data folder", Widget: container.NewBorder(nil, nil, nil, browse, v.dataDir)},
@@ -324,6 +326,10 @@ func (v *settingsView) save() {
 	v.update(s, func() {
 		v.fill(s)
 		v.applyTheme(s.Theme)
+		if s.Privacy == PrivacyTrusted && len(s.TrustedPeers) == 0 {
+			v.showMessage("Saved. No trusted peers yet: conversations that allow offloading will find no one to offload to.", widget.WarningImportance)
+			return
+		}
 		v.showMessage("Saved.", widget.SuccessImportance)
 	}, nil)
 }

@@ -79,3 +79,11 @@ func estimateText(e EarningsEstimate) string {
 	}
 	return speed + " " + earn
 }
+
+// measureMachine asks for the speed test again; the estimate follows when
+// it reports (EstimateChanged).
+func (v *settingsView) measureMachine() {
+	callErr(v.u, func(ctx context.Context) (struct{}, error) { return struct{}{}, v.u.b.MeasureMachine(ctx) },
+		func(struct{}) {},
+		func(err error) { v.estimateTxt.SetText("The speed test did not start: " + err.Error()) })
+}

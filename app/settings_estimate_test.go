@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2/test"
+
 	"github.com/hearth-p2p/hearth/app"
 	"github.com/hearth-p2p/hearth/app/internal/demo"
 )
@@ -42,4 +44,8 @@ func TestSettingsShowsEstimate(t *testing.T) {
 	// A new speed test result is shown when the backend reports it.
 	h.b.Publish(app.EstimateChanged{})
 	h.waitFor("the estimate after a new speed test", func() bool { return strings.Contains(h.u.SettingsEstimate(), "Lending 13.7 h/day") })
+
+	// "Measure again" asks the backend for a new speed test.
+	test.Tap(h.u.SettingsMeasureAgain())
+	h.waitFor("a new speed test", func() bool { return h.b.Measured() == 1 })
 }

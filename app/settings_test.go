@@ -167,6 +167,18 @@ func TestSettingsTrustedPeers(t *testing.T) {
 	if s := h.settings(); h.b.Updates() != 2 || s.Privacy != app.PrivacyNever {
 		t.Errorf("rejected settings stored: %+v", s)
 	}
+
+	// Trusted peers only, with nobody trusted: saved, with a warning.
+	h.u.SettingsPrivacy().SetSelected("Trusted peers only (my devices)")
+	trusted.SetText("")
+	h.u.SettingsSave()
+	h.waitFor("saved", func() bool { return h.b.Updates() == 3 })
+	h.waitFor("warned", func() bool {
+		return strings.HasPrefix(h.u.SettingsMessage(), "Saved. No trusted peers yet")
+	})
+	if s := h.settings(); s.Privacy != app.PrivacyTrusted || len(s.TrustedPeers) != 0 {
+		t.Errorf("stored privacy %v, trusted %q", s.Privacy, s.TrustedPeers)
+	}
 }
 
 // TestSettingsLendModelAndPrice: the lend model select offers the first

@@ -183,6 +183,12 @@ func (b *Backend) EstimateEarnings(ctx context.Context, s app.Settings) (app.Ear
 		Model: e.Model, Layers: e.Layers, TokS: e.TokS, HoursPerDay: e.HoursPerDay, Price: e.Price, PerDay: e.PerDay}, ctx.Err()
 }
 
+// MeasureMachine implements app.SettingsBackend.
+func (b *Backend) MeasureMachine(ctx context.Context) error {
+	b.d.RunMachineBench(true)
+	return ctx.Err()
+}
+
 // Machine implements app.SettingsBackend.
 func (b *Backend) Machine(ctx context.Context) (app.Machine, error) {
 	m, err := b.d.Machine(ctx)

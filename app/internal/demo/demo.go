@@ -55,6 +55,7 @@ type Backend struct {
 	settings app.Settings
 	machine  app.Machine
 	updates  int
+	measured int // speed tests asked for again
 	// events
 	subs map[chan app.Event]struct{}
 

@@ -44,3 +44,20 @@ func (b *Backend) EstimateEarnings(_ context.Context, s app.Settings) (app.Earni
 	e.PerDay = hardware.EstimateEarnings(e.TokS, e.Layers, s.Price, e.HoursPerDay)
 	return e, nil
 }
+
+// MeasureMachine implements app.SettingsBackend: the fixture's speed test
+// is fixed, so it only counts the request and reports a new estimate.
+func (b *Backend) MeasureMachine(context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.measured++
+	b.publish(app.EstimateChanged{})
+	return nil
+}
+
+// Measured is how many times the speed test was asked for again.
+func (b *Backend) Measured() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.measured
+}
