@@ -15,7 +15,7 @@ func init() {
 	register(&command{
 		name:    "run",
 		summary: "generate text from a prompt with a local model",
-		usage:   "--model FILE [--prompt TEXT] [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--split L1,L2,…] [--gpu-layers A:B|all|auto] [--json] " + remoteUsage,
+		usage:   "--model FILE [--prompt TEXT] [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--split L1,L2,…] [--gpu-layers A:B|all|auto] [--json] [--data-dir D] " + remoteUsage,
 		run:     runRun,
 	})
 }
