@@ -57,6 +57,8 @@ func parseAddress(what, s string) (sol.PublicKey, error) {
 }
 
 func (w *Wallet) signer() (sol.PrivateKey, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.key == nil {
 		return nil, ErrLocked
 	}

@@ -69,10 +69,10 @@ type Wallet struct {
 	cfg     Config
 	log     *slog.Logger
 	address sol.PublicKey
-	key     *keys.Key // nil when read-only
 	chain   *solana.Client
 
-	mu     sync.Mutex // guards ledger
+	mu     sync.Mutex // guards key and ledger
+	key    *keys.Key  // nil when read-only or locked
 	ledger *ledger.Ledger
 }
 
@@ -221,10 +221,48 @@ func (w *Wallet) Cluster() solana.Cluster { return w.cfg.Solana.Cluster }
 
 // Signer is the wallet key, for signing receipts; ErrLocked when read-only.
 func (w *Wallet) Signer() (receipt.Signer, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.key == nil {
 		return nil, ErrLocked
 	}
 	return *w.key, nil
+}
+
+// Unlock decrypts the keystore with password, so that a wallet opened
+// read-only signs (receipts, payments) until Lock.
+func (w *Wallet) Unlock(password []byte) error {
+	s, err := openKeystore(w.cfg, password)
+	if err != nil {
+		return err
+	}
+	defer s.Wipe()
+	k, err := s.Key()
+	if err != nil {
+		return err
+	}
+	if k.Address() != w.Address() {
+		return fmt.Errorf("wallet: the keystore now holds %s, not %s", k.Address(), w.Address())
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.key = &k
+	return nil
+}
+
+// Lock forgets the key: signing fails with ErrLocked until Unlock. Signers
+// handed out before keep working.
+func (w *Wallet) Lock() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.key = nil
+}
+
+// Unlocked reports whether the wallet can sign.
+func (w *Wallet) Unlocked() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.key != nil
 }
 
 // Ledger opens the receipts ledger on first use. It holds a file lock, so

@@ -10,6 +10,7 @@ import (
 	"github.com/hearth-p2p/hearth/wallet/internal/svmtest"
 	"github.com/hearth-p2p/hearth/wallet/keys"
 	"github.com/hearth-p2p/hearth/wallet/keystore"
+	"github.com/hearth-p2p/hearth/wallet/receipt"
 	"github.com/hearth-p2p/hearth/wallet/solana"
 )
 
@@ -74,6 +75,21 @@ func TestCreateOpenExport(t *testing.T) {
 	}
 	if _, err := ro.Signer(); !errors.Is(err, ErrLocked) {
 		t.Fatalf("signer of a read-only wallet: %v", err)
+	}
+
+	// A read-only wallet unlocks with the password and locks again.
+	if err := ro.Unlock([]byte("nope")); !errors.Is(err, ErrWrongPassword) || ro.Unlocked() {
+		t.Fatalf("unlock with a wrong password: %v", err)
+	}
+	if err := ro.Unlock(pw); err != nil || !ro.Unlocked() {
+		t.Fatalf("unlock: %v", err)
+	}
+	if s, err := ro.Signer(); err != nil || receipt.PublicKey(s.PublicKey()) != w.PublicKey() {
+		t.Fatalf("signer of an unlocked wallet: %v", err)
+	}
+	ro.Lock()
+	if _, err := ro.Signer(); !errors.Is(err, ErrLocked) || ro.Unlocked() {
+		t.Fatalf("signer after lock: %v", err)
 	}
 }
 

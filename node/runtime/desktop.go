@@ -21,6 +21,7 @@ import (
 	"github.com/hearth-p2p/hearth/node/p2p"
 	"github.com/hearth-p2p/hearth/node/shard"
 	"github.com/hearth-p2p/hearth/wallet"
+	"github.com/hearth-p2p/hearth/wallet/settle"
 )
 
 // DesktopConfig configures a Desktop: where it keeps things and the
@@ -44,6 +45,9 @@ type DesktopConfig struct {
 	// Wallet is the wallet's base configuration (KDF, RPC timings); its
 	// DataDir, cluster and RPC URL come from the desktop and its settings.
 	Wallet wallet.Config
+	// Watcher tunes how the lending node watches for payments of its
+	// receipts (zero: settle's default).
+	Watcher settle.WatcherConfig
 	// P2P is the lending node's host; ConsumerP2P the host offloading
 	// conversations reach providers from (an ephemeral identity).
 	P2P, ConsumerP2P p2p.Config
@@ -410,6 +414,7 @@ func lendingChanged(a, b DesktopSettings) bool {
 	// What the node does not depend on.
 	for _, s := range []*DesktopSettings{&a, &b} {
 		s.Theme, s.DataDir, s.Privacy, s.TrustedPeers, s.Cluster, s.RPCURL = "", "", "", nil, "", ""
+		s.MaxPayPrice = 0
 	}
 	return !reflect.DeepEqual(a, b)
 }

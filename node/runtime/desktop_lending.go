@@ -87,7 +87,7 @@ func (d *Desktop) nodeConfig(s DesktopSettings) (NodeConfig, error) {
 		if err != nil {
 			return NodeConfig{}, fmt.Errorf("%w: a price needs a wallet to be paid to: %w", ErrCannotLend, err)
 		}
-		cfg.Wallet, cfg.Shard.Payout = w, w.PublicKey()
+		cfg.Wallet, cfg.Shard.Payout, cfg.Watcher = w, w.PublicKey(), d.cfg.Watcher
 	}
 	return cfg, cfg.Validate()
 }

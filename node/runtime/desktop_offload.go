@@ -11,6 +11,7 @@ import (
 
 	"github.com/hearth-p2p/hearth/inference/model"
 	"github.com/hearth-p2p/hearth/node/discovery"
+	"github.com/hearth-p2p/hearth/node/route"
 )
 
 // Offloading errors.
@@ -68,7 +69,7 @@ func (n *netState) stopConsumer() {
 func (d *Desktop) offloadChain(lm *LocalModel) ChainFactory {
 	return func(ctx context.Context, maxCtx int) (model.Chain, func(), error) {
 		conv, _ := ctx.Value(convKey{}).(string)
-		p, err := d.buildOffload(ctx, lm, maxCtx)
+		p, paying, err := d.buildOffload(ctx, lm, maxCtx)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -78,6 +79,9 @@ func (d *Desktop) offloadChain(lm *LocalModel) ChainFactory {
 			d.net.removePipe(p)
 			if err := p.Close(); err != nil {
 				d.log.Debug("closing a pipeline", "err", err)
+			}
+			if paying { // after Close, which sends the final receipts
+				d.recordReceipts(p)
 			}
 			d.publish(NetworkChanged{})
 		}, nil
@@ -95,18 +99,21 @@ func localEnds(numLayers int) []LayerRange {
 	return []LayerRange{{From: 0, To: 1}, {From: numLayers - 1, To: numLayers}}
 }
 
-func (d *Desktop) buildOffload(ctx context.Context, lm *LocalModel, maxCtx int) (*Pipeline, error) {
+// buildOffload opens an offloading pipeline; paying: it may pay providers
+// (payments unlocked and a MaxPayPrice set), so its receipts are to be
+// recorded once it closes.
+func (d *Desktop) buildOffload(ctx context.Context, lm *LocalModel, maxCtx int) (p *Pipeline, paying bool, err error) {
 	s := d.Settings()
 	if s.Privacy == PrivacyNever {
-		return nil, ErrOffloadOff
+		return nil, false, ErrOffloadOff
 	}
 	c, err := d.consumer()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	hash, err := ModelIdentity(lm, d.hashCacheDir())
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var src ProviderSource = c
 	if s.Privacy == PrivacyTrusted {
@@ -115,27 +122,36 @@ func (d *Desktop) buildOffload(ctx context.Context, lm *LocalModel, maxCtx int) 
 	n := lm.Model.NumLayers
 	c.FindProviders(ctx, discovery.ModelHash(hash), src, localEnds(n), n, d.cfg.DiscoveryWait)
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	opts := PipelineOptions{
 		Providers: src, MaxContext: maxCtx, HashCacheDir: d.hashCacheDir(), Book: d.net.book,
 		FallbackLocal: true, Logger: d.log,
 		OnEvent: func(PipelineEvent) { d.publish(NetworkChanged{}) },
 	}
-	c.Fraud().Apply(&opts, nil) // free providers only: no receipts to void
-	p, err := BuildPipeline(ctx, c.Host(), lm, localEnds(n), opts)
+	// Paying, cheaters' receipts are voided (not paid) in the ledger.
+	l := d.payOptions(&opts, s.MaxPayPrice)
+	c.Fraud().Apply(&opts, l)
+	p, err = BuildPipeline(ctx, c.Host(), lm, localEnds(n), opts)
 	if err != nil {
 		if len(src.Providers(discovery.ModelHash(hash))) == 0 {
 			who := ""
 			if s.Privacy == PrivacyTrusted {
 				who = " (only your trusted peers may be used)"
 			}
-			return nil, fmt.Errorf("%w: no peer lends layers of %s right now%s; switch the conversation to local only or try later",
+			return nil, false, fmt.Errorf("%w: no peer lends layers of %s right now%s; switch the conversation to local only or try later",
 				ErrNoProviders, modelName(lm.Path), who)
 		}
-		return nil, fmt.Errorf("offloading %s: %w", lm.Model.Name, err)
+		if errors.Is(err, route.ErrGap) { // providers there, none usable
+			hint := ""
+			if l == nil {
+				hint = "; peers that charge are used once payments are unlocked (Wallet) under the most paid (Settings)"
+			}
+			return nil, false, fmt.Errorf("%w: offloading %s: %w%s", ErrNoProviders, modelName(lm.Path), err, hint)
+		}
+		return nil, false, fmt.Errorf("offloading %s: %w", lm.Model.Name, err)
 	}
-	return p, nil
+	return p, l != nil, nil
 }
 
 // trustedSource passes only the allowed peers' announcements.

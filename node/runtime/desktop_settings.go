@@ -65,6 +65,10 @@ type DesktopSettings struct {
 	// Price is what lending charges, in lamports per 1,000 token-layers;
 	// 0 serves for free. A price needs a wallet (the payout address).
 	Price uint64 `json:"price,omitempty"`
+	// MaxPayPrice is the most offloading pays, in lamports per 1,000
+	// token-layers, once payments are unlocked (see UnlockPayments); 0
+	// uses free providers only.
+	MaxPayPrice uint64 `json:"max_pay_price,omitempty"`
 	// Cluster and RPCURL are the wallet's Solana cluster ("custom" needs
 	// the URL; for the others it overrides the public endpoint).
 	Cluster string `json:"cluster"`
@@ -99,6 +103,10 @@ func DefaultDesktopSettings(m Machine, dataDir string) DesktopSettings {
 	}
 }
 
+// MaxPayPriceLimit bounds DesktopSettings.MaxPayPrice: 1 SOL per 1,000
+// token-layers, far above any sensible price (a typo guard).
+const MaxPayPriceLimit = 1_000_000_000
+
 // roundGiB rounds down to a tenth of a GiB.
 func roundGiB(x float64) float64 { return math.Floor(x*10) / 10 }
 
@@ -120,6 +128,8 @@ func (s DesktopSettings) Validate(m Machine) error {
 		return bad("CPU cap", "want 1 to 100 %%")
 	case s.ThermalLimitC < 40 || s.ThermalLimitC > 100:
 		return bad("thermal limit", "want 40 to 100 °C")
+	case s.MaxPayPrice > MaxPayPriceLimit:
+		return bad("most paid", "want 0 to %d lamports per 1,000 token-layers", MaxPayPriceLimit)
 	case strings.TrimSpace(s.DataDir) == "" || !filepath.IsAbs(s.DataDir):
 		return bad("data directory", "want an absolute path, got %q", s.DataDir)
 	}
@@ -207,6 +217,7 @@ func sanitize(s, def DesktopSettings, m Machine) DesktopSettings {
 		func(x *DesktopSettings) { x.MaxVRAMGiB = def.MaxVRAMGiB },
 		func(x *DesktopSettings) { x.MaxCPUPercent = def.MaxCPUPercent },
 		func(x *DesktopSettings) { x.ThermalLimitC = def.ThermalLimitC },
+		func(x *DesktopSettings) { x.MaxPayPrice = def.MaxPayPrice },
 		func(x *DesktopSettings) { x.DataDir = def.DataDir },
 		func(x *DesktopSettings) { x.Schedule = nil },
 		func(x *DesktopSettings) { x.Privacy = def.Privacy },

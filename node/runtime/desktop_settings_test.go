@@ -32,7 +32,7 @@ func TestDesktopSettings(t *testing.T) {
 	}
 	s.Schedule = []hardware.Window{night}
 	s.MaxThreads, s.MaxCPUPercent, s.ThermalLimitC = 6, 60, 75
-	s.Privacy, s.Theme = PrivacyTrusted, ThemeDark
+	s.Privacy, s.Theme, s.MaxPayPrice = PrivacyTrusted, ThemeDark, 50_000
 	s.TrustedPeers = []string{"12D3KooWQm7E4sR3YH8pV2JbzLkDfA9cN1xTgUe6WvPqMhZrKoYs"}
 	if err := d.UpdateSettings(ctx, s); err != nil {
 		t.Fatal(err)
@@ -52,6 +52,7 @@ func TestDesktopSettings(t *testing.T) {
 		{"VRAM cap", func(s *DesktopSettings) { s.MaxVRAMGiB = 1 }}, // no GPU
 		{"CPU cap", func(s *DesktopSettings) { s.MaxCPUPercent = 101 }},
 		{"thermal limit", func(s *DesktopSettings) { s.ThermalLimitC = 20 }},
+		{"most paid", func(s *DesktopSettings) { s.MaxPayPrice = MaxPayPriceLimit + 1 }},
 		{"data directory", func(s *DesktopSettings) { s.DataDir = "relative/dir" }},
 		{"privacy", func(s *DesktopSettings) { s.Privacy = "some" }},
 		{"theme", func(s *DesktopSettings) { s.Theme = "sepia" }},
@@ -75,7 +76,7 @@ func TestDesktopSettings(t *testing.T) {
 	d2 := openDesktop(t, cfg)
 	got := d2.Settings()
 	if got.MaxThreads != 6 || got.Privacy != PrivacyTrusted || got.Theme != ThemeDark || len(got.Schedule) != 1 ||
-		got.Schedule[0] != night || len(got.TrustedPeers) != 1 {
+		got.Schedule[0] != night || len(got.TrustedPeers) != 1 || got.MaxPayPrice != 50_000 {
 		t.Fatalf("after restart %+v", got)
 	}
 }

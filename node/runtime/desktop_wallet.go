@@ -37,6 +37,8 @@ type WalletInfo struct {
 	// BalanceErr says why the balances could not be read (the cluster is
 	// unreachable); the rest is still valid.
 	BalanceErr string
+	// Payments: whether offloading may pay providers, and what it owes.
+	Payments Payments
 }
 
 // Balance is an amount of SOL or of an SPL token.
@@ -179,6 +181,9 @@ func (d *Desktop) Wallet(ctx context.Context) (WalletInfo, error) {
 		return info, err
 	}
 	info.Exists, info.Address = true, w.Address()
+	if info.Payments, err = d.Payments(); err != nil {
+		d.log.Warn("reading what is owed to providers", "err", err)
+	}
 	bctx, cancel := context.WithTimeout(ctx, balanceTimeout)
 	defer cancel()
 	b, err := w.Balance(bctx)
