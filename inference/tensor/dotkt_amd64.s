@@ -124,16 +124,16 @@ GLOBL ktpermhi<>(SB), RODATA|NOPTR, $32
 	VPANDD Y12, Y23, Y23
 
 // KT_TOKEN: P (lane j) = sc_j·S_j for token t.
-#define KT_TOKEN(t, P) \
+#define KT_TOKEN(t, P, R) \
 	VPXOR P, P, P; \
-	VPDPBUSD (256*t)(R8), Y16, P; \
-	VPDPBUSD (256*t+32)(R8), Y17, P; \
-	VPDPBUSD (256*t+64)(R8), Y18, P; \
-	VPDPBUSD (256*t+96)(R8), Y19, P; \
-	VPDPBUSD (256*t+128)(R8), Y20, P; \
-	VPDPBUSD (256*t+160)(R8), Y21, P; \
-	VPDPBUSD (256*t+192)(R8), Y22, P; \
-	VPDPBUSD (256*t+224)(R8), Y23, P; \
+	VPDPBUSD (256*t)(R), Y16, P; \
+	VPDPBUSD (256*t+32)(R), Y17, P; \
+	VPDPBUSD (256*t+64)(R), Y18, P; \
+	VPDPBUSD (256*t+96)(R), Y19, P; \
+	VPDPBUSD (256*t+128)(R), Y20, P; \
+	VPDPBUSD (256*t+160)(R), Y21, P; \
+	VPDPBUSD (256*t+192)(R), Y22, P; \
+	VPDPBUSD (256*t+224)(R), Y23, P; \
 	VPMULLD Y8, P, P
 
 // KT_FOLD8 folds Y0…Y7 into Y0: lane t = the sum of the lanes of Y_t.
@@ -149,18 +149,58 @@ GLOBL ktpermhi<>(SB), RODATA|NOPTR, $32
 	VPADDD Y2, Y1, Y0
 
 // KT_MINS: Y_t (lane j) = m_j·Σq of sub-block j for token t.
-#define KT_MINS \
-	VPMULLD 2048(R8), Y11, Y0; \
-	VPMULLD 2080(R8), Y11, Y1; \
-	VPMULLD 2112(R8), Y11, Y2; \
-	VPMULLD 2144(R8), Y11, Y3; \
-	VPMULLD 2176(R8), Y11, Y4; \
-	VPMULLD 2208(R8), Y11, Y5; \
-	VPMULLD 2240(R8), Y11, Y6; \
-	VPMULLD 2272(R8), Y11, Y7
+#define KT_MINS(R) \
+	VPMULLD 2048(R), Y11, Y0; \
+	VPMULLD 2080(R), Y11, Y1; \
+	VPMULLD 2112(R), Y11, Y2; \
+	VPMULLD 2144(R), Y11, Y3; \
+	VPMULLD 2176(R), Y11, Y4; \
+	VPMULLD 2208(R), Y11, Y5; \
+	VPMULLD 2240(R), Y11, Y6; \
+	VPMULLD 2272(R), Y11, Y7
+
+// KT_BLOCK adds the super-block's terms for the eight tokens of the token
+// block whose packed activations R points at to its lanes at (ACC):
+// term = float32(isum·float32(d·dx)) - float32(msum·float32(dmin·dx)).
+#define KT_BLOCK(R, ACC) \
+	KT_TOKEN(0, Y0, R); \
+	KT_TOKEN(1, Y1, R); \
+	KT_TOKEN(2, Y2, R); \
+	KT_TOKEN(3, Y3, R); \
+	KT_TOKEN(4, Y4, R); \
+	KT_TOKEN(5, Y5, R); \
+	KT_TOKEN(6, Y6, R); \
+	KT_TOKEN(7, Y7, R); \
+	KT_FOLD8; \
+	VMOVDQA32 Y0, Y24; \
+	KT_MINS(R); \
+	KT_FOLD8; \
+	VCVTDQ2PS Y24, Y24; \
+	VCVTDQ2PS Y0, Y0; \
+	VMOVUPS 2304(R), Y25; \
+	VMULPS Y25, Y9, Y26; \
+	VMULPS Y25, Y10, Y27; \
+	VMULPS Y26, Y24, Y24; \
+	VMULPS Y27, Y0, Y0; \
+	VSUBPS Y0, Y24, Y24; \
+	MOVQ R10, AX; \
+	ANDQ $7, AX; \
+	SHLQ $5, AX; \
+	VADDPS (ACC)(AX*1), Y24, Y24; \
+	VMOVUPS Y24, (ACC)(AX*1)
 
 // func q4KMTileVNNI(a *tileArgs)
-TEXT ·q4KMTileVNNI(SB), NOSPLIT, $320-8
+//
+// The token blocks of a tile (up to eight: 64 tokens) share each
+// super-block's scales and levels, unpacked once per row and super-block
+// instead of once per token block. Frame (hardware SP): out 0(SP), the
+// eight results being stored; the lanes A_0…A_7 of token block i at
+// 32+256·i(SP); r-8 row, tb-16 first token block, np-24 token blocks in
+// the group, st-32 the block being stored. Registers in the super-block
+// loop: SI weights, R8 token block 0's packed activations, DI the stride
+// between token blocks' packs, R10 super-block index, CX super-blocks
+// left; in the token-block loop R9 activations, R12 lanes, R11 blocks left.
+TEXT ·q4KMTileVNNI(SB), 0, $2112-8
 	VMOVDQU ktb0f<>(SB), Y12
 	VMOVDQU ktshift<>(SB), Y13
 	VMOVDQU ktpermlo<>(SB), Y14
@@ -168,96 +208,93 @@ TEXT ·q4KMTileVNNI(SB), NOSPLIT, $320-8
 	MOVQ    $0, tb-16(SP)
 
 tokblock:
+	// np = min(8, token blocks left)
+	MOVQ a+0(FP), BX
+	MOVQ tileArgs_tokens(BX), AX
+	ADDQ $7, AX
+	SHRQ $3, AX
+	SUBQ tb-16(SP), AX
+	MOVQ $8, DX
+	CMPQ AX, DX
+	CMOVQGT DX, AX
+	MOVQ AX, np-24(SP)
 	MOVQ $0, r-8(SP)
 
 row:
-	VPXOR   Y0, Y0, Y0
-	VMOVUPS Y0, acc-288(SP)
-	VMOVUPS Y0, acc-256(SP)
-	VMOVUPS Y0, acc-224(SP)
-	VMOVUPS Y0, acc-192(SP)
-	VMOVUPS Y0, acc-160(SP)
-	VMOVUPS Y0, acc-128(SP)
-	VMOVUPS Y0, acc-96(SP)
-	VMOVUPS Y0, acc-64(SP)
-	MOVQ    a+0(FP), BX
-	MOVQ    r-8(SP), SI
-	IMULQ   tileArgs_rowBytes(BX), SI
-	ADDQ    tileArgs_w(BX), SI
-	MOVQ    tileArgs_blocks(BX), CX
-	MOVQ    tb-16(SP), R8
-	IMULQ   CX, R8
-	IMULQ   $const_kpackBytes, R8
-	ADDQ    tileArgs_kpack(BX), R8
-	XORQ    R10, R10
+	// Clear the lanes of the group's token blocks.
+	VPXOR Y0, Y0, Y0
+	LEAQ  32(SP), R12
+	MOVQ  np-24(SP), R11
+	SHLQ  $3, R11
+zero:
+	VMOVUPS Y0, (R12)
+	ADDQ    $32, R12
+	DECQ    R11
+	JNZ     zero
+	MOVQ  a+0(FP), BX
+	MOVQ  r-8(SP), SI
+	IMULQ tileArgs_rowBytes(BX), SI
+	ADDQ  tileArgs_w(BX), SI
+	MOVQ  tileArgs_blocks(BX), CX
+	MOVQ  CX, DI
+	IMULQ $const_kpackBytes, DI
+	MOVQ  tb-16(SP), R8
+	IMULQ DI, R8
+	ADDQ  tileArgs_kpack(BX), R8
+	XORQ  R10, R10
 
 sb:
 	KT_SCALES
 	KT_LEVELS
-	KT_TOKEN(0, Y0)
-	KT_TOKEN(1, Y1)
-	KT_TOKEN(2, Y2)
-	KT_TOKEN(3, Y3)
-	KT_TOKEN(4, Y4)
-	KT_TOKEN(5, Y5)
-	KT_TOKEN(6, Y6)
-	KT_TOKEN(7, Y7)
-	KT_FOLD8
-	VMOVDQA32 Y0, Y24 // isum per token
-	KT_MINS
-	KT_FOLD8         // msum per token
-
-	// term = float32(isum·float32(d·dx)) - float32(msum·float32(dmin·dx))
-	VCVTDQ2PS Y24, Y24
-	VCVTDQ2PS Y0, Y0
-	VMOVUPS   2304(R8), Y25
-	VMULPS    Y25, Y9, Y26
-	VMULPS    Y25, Y10, Y27
-	VMULPS    Y26, Y24, Y24
-	VMULPS    Y27, Y0, Y0
-	VSUBPS    Y0, Y24, Y24
-	MOVQ      R10, AX
-	ANDQ      $7, AX
-	SHLQ      $5, AX
-	LEAQ      acc-288(SP), BX
-	VADDPS    (BX)(AX*1), Y24, Y24
-	VMOVUPS   Y24, (BX)(AX*1)
-
+	MOVQ R8, R9
+	LEAQ 32(SP), R12
+	MOVQ np-24(SP), R11
+tblk:
+	KT_BLOCK(R9, R12)
+	ADDQ DI, R9
+	ADDQ $256, R12
+	DECQ R11
+	JNZ  tblk
 	ADDQ $144, SI
 	ADDQ $const_kpackBytes, R8
 	INCQ R10
 	DECQ CX
 	JNZ  sb
 
-	// reduce8, one lane per token: j+4, j+2, j+1.
-	VMOVUPS acc-288(SP), Y0
-	VMOVUPS acc-256(SP), Y1
-	VMOVUPS acc-224(SP), Y2
-	VMOVUPS acc-192(SP), Y3
-	VADDPS  acc-160(SP), Y0, Y0
-	VADDPS  acc-128(SP), Y1, Y1
-	VADDPS  acc-96(SP), Y2, Y2
-	VADDPS  acc-64(SP), Y3, Y3
+	// reduce8 of each token block (one lane per token: j+4, j+2, j+1),
+	// stored to dst[(8·(tb+i)+t)·dstStride + 4r] for its real tokens.
+	MOVQ $0, st-32(SP)
+storeblk:
+	MOVQ    st-32(SP), AX
+	SHLQ    $8, AX
+	LEAQ    32(SP)(AX*1), R12
+	VMOVUPS (R12), Y0
+	VMOVUPS 32(R12), Y1
+	VMOVUPS 64(R12), Y2
+	VMOVUPS 96(R12), Y3
+	VADDPS  128(R12), Y0, Y0
+	VADDPS  160(R12), Y1, Y1
+	VADDPS  192(R12), Y2, Y2
+	VADDPS  224(R12), Y3, Y3
 	VADDPS  Y2, Y0, Y0
 	VADDPS  Y3, Y1, Y1
 	VADDPS  Y1, Y0, Y0
-	VMOVUPS Y0, out-320(SP)
-
-	// dst[(8·tb+t)·dstStride + 4r] for the block's real tokens.
-	MOVQ  a+0(FP), BX
-	MOVQ  tb-16(SP), AX
-	SHLQ  $3, AX
-	MOVQ  tileArgs_tokens(BX), CX
-	SUBQ  AX, CX
-	MOVQ  $8, DX
-	CMPQ  CX, DX
+	VMOVUPS Y0, 0(SP)
+	MOVQ    a+0(FP), BX
+	MOVQ    tb-16(SP), AX
+	ADDQ    st-32(SP), AX
+	SHLQ    $3, AX
+	MOVQ    tileArgs_tokens(BX), CX
+	SUBQ    AX, CX
+	MOVQ    $8, DX
+	CMPQ    CX, DX
 	CMOVQGT DX, CX
-	MOVQ  tileArgs_dstStride(BX), DX
-	IMULQ DX, AX
-	ADDQ  tileArgs_dst(BX), AX
-	MOVQ  r-8(SP), R11
-	LEAQ  (AX)(R11*4), AX
-	LEAQ  out-320(SP), R12
+	MOVQ    tileArgs_dstStride(BX), DX
+	IMULQ   DX, AX
+	ADDQ    tileArgs_dst(BX), AX
+	MOVQ    r-8(SP), R11
+	LEAQ    (AX)(R11*4), AX
+	LEAQ    0(SP), R12
 
 store:
 	MOVL (R12), R13
@@ -267,12 +304,20 @@ store:
 	DECQ CX
 	JNZ  store
 
+	MOVQ st-32(SP), AX
+	INCQ AX
+	MOVQ AX, st-32(SP)
+	CMPQ AX, np-24(SP)
+	JLT  storeblk
+
+	MOVQ a+0(FP), BX
+	MOVQ r-8(SP), R11
 	INCQ R11
 	MOVQ R11, r-8(SP)
 	CMPQ R11, tileArgs_rows(BX)
 	JLT  row
 	MOVQ tb-16(SP), AX
-	INCQ AX
+	ADDQ np-24(SP), AX
 	MOVQ AX, tb-16(SP)
 	SHLQ $3, AX
 	CMPQ AX, tileArgs_tokens(BX)
