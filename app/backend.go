@@ -11,8 +11,9 @@ import (
 // on the part of Backend it renders.
 //
 // Calls that may block take a context first; the GUI makes them from
-// goroutines it owns, never from the Fyne thread. Stop, PauseDownload and
-// CancelDownload must return promptly; SamplingPresets must not block.
+// goroutines it owns, never from the Fyne thread. Stop, PauseDownload,
+// CancelDownload and LockPayments must return promptly; SamplingPresets
+// must not block.
 type Backend interface {
 	ChatBackend
 	ModelsBackend
@@ -96,6 +97,15 @@ type WalletBackend interface {
 	// last days days, oldest first.
 	Earnings(ctx context.Context, days int) ([]DayEarnings, error)
 	SetCluster(ctx context.Context, c Cluster) error
+	// UnlockPayments opens the wallet's key with password (ErrWrongPassword
+	// when it does not): offloading conversations may then pay peers
+	// charging up to Settings.MaxPayPrice, and PayProviders pays them.
+	UnlockPayments(ctx context.Context, password string) error
+	// LockPayments forgets the key: offloading uses free peers only.
+	LockPayments()
+	// PayProviders pays every provider what is owed and returns the
+	// payments' signatures.
+	PayProviders(ctx context.Context) ([]string, error)
 }
 
 // SettingsBackend serves the Settings view and the tray's lending toggle.

@@ -126,6 +126,16 @@ func (u *UI) WalletSend() SendFields {
 func (u *UI) WalletSubmit()            { u.wallet.send.submit() }
 func (u *UI) WalletSendResult() string { return u.wallet.send.result.Text }
 
+// Paying peers handles.
+func (u *UI) WalletPayState() string              { return u.wallet.pay.state.Text }
+func (u *UI) WalletUnlock() *widget.Button        { return u.wallet.pay.unlock }
+func (u *UI) WalletLock() *widget.Button          { return u.wallet.pay.lock }
+func (u *UI) WalletUnlockPassword() *widget.Entry { return u.wallet.pay.password }
+func (u *UI) WalletUnlockSubmit()                 { u.wallet.pay.submit() }
+func (u *UI) WalletOwed() string                  { return u.wallet.pay.owed.Text }
+func (u *UI) WalletPayNow() *widget.Button        { return u.wallet.pay.payNow }
+func (u *UI) WalletPayResult() string             { return u.wallet.pay.result.Text }
+
 // Settings handles.
 func (u *UI) SettingsLending() *widget.Check       { return u.settings.lending }
 func (u *UI) SettingsThermal() *widget.Entry       { return u.settings.thermal }
@@ -137,6 +147,7 @@ func (u *UI) SettingsSave()                        { u.settings.save() }
 func (u *UI) SettingsTrusted() *widget.Entry       { return u.settings.trusted }
 func (u *UI) SettingsLendModel() *widget.Select    { return u.settings.lendModel }
 func (u *UI) SettingsPrice() *widget.Entry         { return u.settings.price }
+func (u *UI) SettingsMaxPay() *widget.Entry        { return u.settings.maxPay }
 func (u *UI) SettingsMessage() string              { return u.settings.message.Text }
 func (u *UI) SettingsEstimate() string             { return u.settings.estimateTxt.Text }
 func (u *UI) SettingsMeasureAgain() *widget.Button { return u.settings.measure }

@@ -40,6 +40,7 @@ type settingsView struct {
 	lendIDs    []string         // the model ID of each lendModel option; "": the first installed
 	installed  []InstalledModel // what lendModel offers
 	price      *widget.Entry
+	maxPay     *widget.Entry // the most offloading pays
 	privacy    *widget.RadioGroup
 	trusted    *widget.Entry
 	dataDir    *widget.Entry
@@ -82,7 +83,8 @@ func newSettingsView(u *UI) *settingsView {
 	v.battery = &widget.Check{Text: "Pause lending on battery power", OnChanged: func(bool) { changed() }}
 	v.lendModel = &widget.Select{OnChanged: func(string) { changed() }}
 	v.setLendChoices("")
-	v.price = &widget.Entry{Validator: lamports, OnChanged: func(string) { changed() }}
+	v.price = &widget.Entry{Validator: lamports("price"), OnChanged: func(string) { changed() }}
+	v.maxPay = &widget.Entry{Validator: lamports("most I pay"), OnChanged: func(string) { v.dirty = true }}
 	v.trusted = &widget.Entry{MultiLine: true, Wrapping: fyne.TextWrapOff, PlaceHolder: "12D3KooW… (one peer ID per line)",
 		OnChanged: func(string) { changed() }}
 	v.trusted.SetMinRowsVisible(3)
@@ -115,6 +117,7 @@ func newSettingsView(u *UI) *settingsView {
 		{Text: "Could earn", Widget: container.NewBorder(nil, nil, nil, v.measure, v.estimateTxt)},
 		{Text: "Privacy", Widget: v.privacy, HintText: "Where conversations that allow offloading may send layers."},
 		{Text: "Trusted peers", Widget: v.trusted, HintText: "One peer ID per line; each device shows its own in the Network tab."},
+		{Text: "Most I pay (lamports)", Widget: v.maxPay, HintText: "Per 1,000 token-layers peers run for you; 0 uses free peers only. Paying needs the wallet unlocked (Wallet tab)."},
 		{Text: "Data folder", Widget: container.NewBorder(nil, nil, nil, browse, v.dataDir)},
 		{Text: "Theme", Widget: v.themeMode},
 	}}
@@ -245,6 +248,7 @@ func (v *settingsView) fill(s Settings) {
 	v.battery.SetChecked(s.PauseOnBattery)
 	v.setLendChoices(s.LendModel)
 	v.price.SetText(strconv.FormatUint(s.Price, 10))
+	v.maxPay.SetText(strconv.FormatUint(s.MaxPayPrice, 10))
 	v.privacy.SetSelected(privacyLabels[s.Privacy])
 	v.trusted.SetText(strings.Join(s.TrustedPeers, "\n"))
 	v.enableTrusted()
@@ -287,6 +291,7 @@ func (v *settingsView) read() (Settings, error) {
 	s.PauseOnBattery = v.battery.Checked
 	s.LendModel = v.lendModelID()
 	s.Price, _ = strconv.ParseUint(strings.TrimSpace(v.price.Text), 10, 64)
+	s.MaxPayPrice, _ = strconv.ParseUint(strings.TrimSpace(v.maxPay.Text), 10, 64)
 	s.Privacy = Privacy(index(privacyLabels, v.privacy.Selected))
 	s.TrustedPeers = nil
 	if ids := strings.Fields(v.trusted.Text); len(ids) > 0 {
@@ -297,12 +302,15 @@ func (v *settingsView) read() (Settings, error) {
 	return s, nil
 }
 
-// lamports accepts a whole, non-negative number of lamports.
-func lamports(s string) error {
-	if _, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64); err != nil {
-		return errors.New("price: a whole number of lamports, 0 or more")
+// lamports accepts a whole, non-negative number of lamports in the field
+// named.
+func lamports(field string) func(string) error {
+	return func(s string) error {
+		if _, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64); err != nil {
+			return fmt.Errorf("%s: a whole number of lamports, 0 or more", field)
+		}
+		return nil
 	}
-	return nil
 }
 
 func index(options []string, s string) int {

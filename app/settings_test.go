@@ -75,6 +75,8 @@ func TestSettingsValidation(t *testing.T) {
 		{"price fractional", func() { h.u.SettingsPrice().SetText("1.5") }, "price: a whole number of lamports"},
 		{"price empty", func() { h.u.SettingsPrice().SetText(" ") }, "price: a whole number of lamports"},
 		{"price beyond uint64", func() { h.u.SettingsPrice().SetText("18446744073709551616") }, "price: a whole number of lamports"},
+		{"most I pay fractional", func() { h.u.SettingsMaxPay().SetText("0.5") }, "most I pay: a whole number of lamports, 0 or more"},
+		{"most I pay beyond the backend's bound", func() { h.u.SettingsMaxPay().SetText("2000000000") }, "most paid: want 0 to"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h.u.SettingsRevert()
@@ -97,13 +99,17 @@ func TestSettingsSave(t *testing.T) {
 	h.u.SettingsThreads().SetValue(8)
 	h.u.SettingsPrivacy().SetSelected("Any peer")
 	h.u.SettingsTheme().SetSelected("Dark")
+	if got := h.u.SettingsMaxPay().Text; got != "50" {
+		t.Errorf("most I pay shows %q", got)
+	}
+	h.u.SettingsMaxPay().SetText(" 1200 ")
 	h.u.SettingsSave()
 	h.waitFor("saved", func() bool { return h.u.SettingsMessage() != "" })
 	if got := h.u.SettingsMessage(); got != "Saved." {
 		t.Fatalf("message %q", got)
 	}
 	s := h.settings()
-	if s.ThermalLimitC != 85 || s.MaxThreads != 8 || s.Privacy != app.PrivacyAny || s.Theme != app.ThemeDark || len(s.Schedule) != 2 {
+	if s.ThermalLimitC != 85 || s.MaxThreads != 8 || s.Privacy != app.PrivacyAny || s.Theme != app.ThemeDark || len(s.Schedule) != 2 || s.MaxPayPrice != 1200 {
 		t.Errorf("stored %+v", s)
 	}
 	if got := fmt.Sprint(h.a.Settings().Theme()); got != fmt.Sprint(app.Theme(app.ThemeDark)) {

@@ -217,6 +217,19 @@ type WalletInfo struct {
 	Address  string
 	Cluster  Cluster
 	Balances []Balance
+	Payments Payments
+}
+
+// Payments says whether offloading may pay peers that charge, and what it
+// owes them.
+type Payments struct {
+	// Unlocked: the wallet signs receipts (UnlockPayments), so offloading
+	// conversations may use peers charging up to Settings.MaxPayPrice.
+	Unlocked bool
+	// Owed is what receipts owe providers and PayProviders would pay, in
+	// lamports; Providers is how many providers that is.
+	Owed      uint64
+	Providers int
 }
 
 // Cluster is the Solana cluster the wallet talks to.
@@ -311,9 +324,12 @@ type Settings struct {
 	LendModel string
 	// Price is what lending charges, in lamports per 1,000 token-layers;
 	// 0 lends for free. A price needs a wallet to be paid to.
-	Price   uint64
-	DataDir string
-	Theme   ThemeMode
+	Price uint64
+	// MaxPayPrice is the most offloading pays peers, in lamports per 1,000
+	// token-layers, once payments are unlocked; 0 uses free peers only.
+	MaxPayPrice uint64
+	DataDir     string
+	Theme       ThemeMode
 }
 
 // Window is a weekly time window, e.g. weekdays 22:00–07:00. End before

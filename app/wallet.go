@@ -15,7 +15,8 @@ import (
 
 // walletView is the Wallet tab. Without a wallet it offers to create or
 // import one; with one it shows the address and its QR code, balances,
-// the cluster, a send form, the history and earnings per day.
+// the cluster, a send form, paying peers, the history and earnings per
+// day.
 type walletView struct {
 	u    *UI
 	root *fyne.Container // holds the body of the current state
@@ -31,6 +32,7 @@ type walletView struct {
 	rpcURL   *widget.Entry
 	apply    *widget.Button
 	send     *sendForm
+	pay      *payPanel
 	history  *fyne.Container
 	earnings *barChart
 	totals   *widget.Label
@@ -53,6 +55,7 @@ func newWalletView(u *UI) *walletView {
 	v.cluster = &widget.Select{Options: clusters, OnChanged: v.pickCluster}
 	v.apply = &widget.Button{Text: "Use", OnTapped: v.applyCluster}
 	v.send = newSendForm(v)
+	v.pay = newPayPanel(v)
 	v.history = container.NewVBox()
 	v.earnings = newBarChart("Earnings per day", func(f float64) string { return formatSOL(uint64(f)) })
 	v.totals = caption("")
@@ -61,7 +64,7 @@ func newWalletView(u *UI) *walletView {
 		container.NewVBox(heading("Address"), v.address, container.NewHBox(v.copy), caption("Scan to pay this wallet (Solana Pay).")))
 	clusterRow := container.NewBorder(nil, nil, &widget.Label{Text: "Cluster", TextStyle: fyne.TextStyle{Bold: true}}, v.apply, container.NewBorder(nil, nil, v.cluster, nil, v.rpcURL))
 	left := container.NewVBox(qrCard, widget.NewSeparator(), heading("Balances"), v.balances, widget.NewSeparator(), clusterRow)
-	right := container.NewVBox(heading("Send"), v.send.form, v.send.result)
+	right := container.NewVBox(heading("Send"), v.send.form, v.send.result, widget.NewSeparator(), v.pay.box)
 	top := container.NewGridWithColumns(2, left, right)
 	v.ready = container.NewVScroll(container.NewPadded(container.NewVBox(
 		top, widget.NewSeparator(),
@@ -112,6 +115,7 @@ func (v *walletView) showReady(w WalletInfo) {
 	v.rpcURL.SetText(w.Cluster.URL)
 	v.pickCluster(w.Cluster.Name)
 	v.send.setBalances(w.Balances)
+	v.pay.show(w.Payments)
 	v.show(v.ready)
 	call(v.u, v.u.b.History, v.showHistory)
 	call(v.u, func(ctx context.Context) ([]DayEarnings, error) { return v.u.b.Earnings(ctx, earningsDays) }, v.showEarnings)

@@ -176,3 +176,56 @@ func TestWalletSendValidatesThenSends(t *testing.T) {
 		t.Error("form not cleared after sending")
 	}
 }
+
+// TestWalletPayPeers: the wallet starts locked with what is owed shown and
+// Pay now off; a wrong password leaves it locked; unlocked, Pay now pays
+// each provider owed (balance and history follow) and Lock locks again.
+func TestWalletPayPeers(t *testing.T) {
+	h := start(t, demo.Options{}, app.TabWallet)
+	ctx := context.Background()
+	if !strings.HasPrefix(h.u.WalletPayState(), "Locked") || h.u.WalletUnlock().Hidden || !h.u.WalletLock().Hidden {
+		t.Fatalf("state %q, unlock hidden %v, lock hidden %v", h.u.WalletPayState(), h.u.WalletUnlock().Hidden, h.u.WalletLock().Hidden)
+	}
+	if got := h.u.WalletOwed(); got != "Owed to providers: 0.00184 SOL (2 providers)" {
+		t.Errorf("owed %q", got)
+	}
+	if !h.u.WalletPayNow().Disabled() {
+		t.Error("Pay now enabled while locked")
+	}
+
+	test.Tap(h.u.WalletUnlock())
+	if h.w.Canvas().Overlays().Top() == nil {
+		t.Fatal("no password dialog")
+	}
+	h.u.WalletUnlockPassword().SetText("wrong password")
+	h.u.WalletUnlockSubmit()
+	h.waitFor("wrong password", func() bool { return h.u.WalletPayResult() == "Not unlocked: Wrong password." })
+	if w, _ := h.b.Wallet(ctx); w.Payments.Unlocked {
+		t.Fatal("unlocked with a wrong password")
+	}
+	if h.u.WalletUnlockPassword().Text != "" {
+		t.Error("the dialog still holds the password")
+	}
+	h.u.WalletUnlockPassword().SetText("correct horse battery")
+	h.u.WalletUnlockSubmit()
+	h.waitFor("unlocked", func() bool { return strings.HasPrefix(h.u.WalletPayState(), "Unlocked") })
+	if !h.u.WalletUnlock().Hidden || h.u.WalletLock().Hidden || h.u.WalletPayNow().Disabled() {
+		t.Errorf("unlocked: unlock hidden %v, lock hidden %v, pay now disabled %v",
+			h.u.WalletUnlock().Hidden, h.u.WalletLock().Hidden, h.u.WalletPayNow().Disabled())
+	}
+
+	test.Tap(h.u.WalletPayNow())
+	h.waitFor("paid", func() bool { return h.u.WalletPayResult() == "Paid 2 providers." })
+	h.waitFor("owed, balance and history update", func() bool {
+		return h.u.WalletOwed() == "Owed to providers: 0 SOL" && h.u.WalletBalances()[0] == "2.4813 SOL" && h.u.WalletHistoryRows() == 8
+	})
+	if !h.u.WalletPayNow().Disabled() {
+		t.Error("Pay now enabled with nothing owed")
+	}
+
+	test.Tap(h.u.WalletLock())
+	h.waitFor("locked", func() bool { return strings.HasPrefix(h.u.WalletPayState(), "Locked") })
+	if w, _ := h.b.Wallet(ctx); w.Payments.Unlocked {
+		t.Error("the backend is still unlocked")
+	}
+}

@@ -232,7 +232,7 @@ func TestSettingsThroughTheBridge(t *testing.T) {
 	s.MaxThreads, s.MaxRAMGiB, s.MaxCPUPercent, s.ThermalLimitC = 6, 12, 70, 80
 	s.Privacy, s.Theme, s.PauseOnBattery = app.PrivacyTrusted, app.ThemeDark, false
 	s.TrustedPeers = []string{"12D3KooWRndVhVZPCiQwHBBBdg769GyrPUW13zxwqQyf9r3ANaba", "12D3KooWPT98FXMfDQYavZm66EeVjTqP9Nnehn1gyaydqV8L8BQw"}
-	s.LendModel, s.Price = "stories260K", 1500
+	s.LendModel, s.Price, s.MaxPayPrice = "stories260K", 1500, 40_000
 	if err := b.UpdateSettings(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +251,7 @@ func TestSettingsThroughTheBridge(t *testing.T) {
 		}},
 		{"schedule", func(s *app.Settings) { s.Schedule = []app.Window{{Start: "22:00", End: "07:00"}} }},
 		{"privacy", func(s *app.Settings) { s.Privacy = 7 }},
+		{"most paid", func(s *app.Settings) { s.MaxPayPrice = 2_000_000_000 }},
 		{`trusted peers: "my-phone" is not a peer ID`, func(s *app.Settings) { s.TrustedPeers = append(s.TrustedPeers, "my-phone") }},
 	} {
 		bad := got
@@ -316,6 +317,24 @@ func TestWalletThroughTheBridge(t *testing.T) {
 	}
 	if e, err := b.Earnings(ctx, 14); err != nil || len(e) != 14 {
 		t.Errorf("earnings %+v, %v", e, err)
+	}
+
+	// Payments unlock with the password and lock again; nothing is owed.
+	if err := b.UnlockPayments(ctx, "wrong one"); !errors.Is(err, app.ErrWrongPassword) {
+		t.Errorf("unlocking with a wrong password: %v", err)
+	}
+	if err := b.UnlockPayments(ctx, "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := b.Wallet(ctx); err != nil || w.Payments != (app.Payments{Unlocked: true}) {
+		t.Errorf("payments unlocked: %+v, %v", w.Payments, err)
+	}
+	if sigs, err := b.PayProviders(ctx); err != nil || len(sigs) != 0 {
+		t.Errorf("paying nothing owed: %v, %v", sigs, err)
+	}
+	b.LockPayments()
+	if w, err := b.Wallet(ctx); err != nil || w.Payments.Unlocked {
+		t.Errorf("payments locked: %+v, %v", w.Payments, err)
 	}
 }
 

@@ -16,7 +16,8 @@ func (b *Backend) Wallet(ctx context.Context) (app.WalletInfo, error) {
 	if err != nil {
 		return app.WalletInfo{}, mapErr(err)
 	}
-	out := app.WalletInfo{Exists: w.Exists, Address: w.Address, Cluster: cluster(w.Cluster, w.RPCURL)}
+	out := app.WalletInfo{Exists: w.Exists, Address: w.Address, Cluster: cluster(w.Cluster, w.RPCURL),
+		Payments: app.Payments{Unlocked: w.Payments.Unlocked, Owed: w.Payments.Owed, Providers: w.Payments.Providers}}
 	for _, bal := range w.Balances {
 		out.Balances = append(out.Balances, app.Balance{Symbol: bal.Symbol, Mint: bal.Mint, Amount: bal.Amount, Decimals: bal.Decimals})
 	}
@@ -94,6 +95,20 @@ func (b *Backend) SetCluster(ctx context.Context, c app.Cluster) error {
 	return mapErr(b.d.SetCluster(ctx, c.Name, url))
 }
 
+// UnlockPayments implements app.WalletBackend.
+func (b *Backend) UnlockPayments(ctx context.Context, password string) error {
+	return mapErr(b.d.UnlockPayments(ctx, password))
+}
+
+// LockPayments implements app.WalletBackend.
+func (b *Backend) LockPayments() { b.d.LockPayments() }
+
+// PayProviders implements app.WalletBackend.
+func (b *Backend) PayProviders(ctx context.Context) ([]string, error) {
+	sigs, err := b.d.PayProviders(ctx)
+	return sigs, mapErr(err)
+}
+
 // publicURL is a named cluster's public RPC endpoint.
 func publicURL(name string) string {
 	switch name {
@@ -116,7 +131,7 @@ var (
 func settings(s runtime.DesktopSettings) app.Settings {
 	out := app.Settings{Lending: s.Lending, MaxThreads: s.MaxThreads, MaxRAMGiB: s.MaxRAMGiB, MaxVRAMGiB: s.MaxVRAMGiB,
 		MaxCPUPercent: s.MaxCPUPercent, ThermalLimitC: s.ThermalLimitC, PauseOnBattery: s.PauseOnBattery, DataDir: s.DataDir,
-		TrustedPeers: slices.Clone(s.TrustedPeers), LendModel: s.LendModel, Price: s.Price}
+		TrustedPeers: slices.Clone(s.TrustedPeers), LendModel: s.LendModel, Price: s.Price, MaxPayPrice: s.MaxPayPrice}
 	for i, p := range privacies {
 		if p == s.Privacy {
 			out.Privacy = app.Privacy(i)
@@ -152,6 +167,7 @@ func (b *Backend) runtimeSettings(s app.Settings) (runtime.DesktopSettings, erro
 	rs.MaxCPUPercent, rs.ThermalLimitC, rs.PauseOnBattery = s.MaxCPUPercent, s.ThermalLimitC, s.PauseOnBattery
 	rs.DataDir = strings.TrimSpace(s.DataDir)
 	rs.TrustedPeers, rs.LendModel, rs.Price = slices.Clone(s.TrustedPeers), s.LendModel, s.Price
+	rs.MaxPayPrice = s.MaxPayPrice
 	if int(s.Privacy) < 0 || int(s.Privacy) >= len(privacies) {
 		return rs, invalid("privacy: unknown mode %d", s.Privacy)
 	}

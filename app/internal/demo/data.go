@@ -59,6 +59,7 @@ func (b *Backend) fill() {
 	if !b.opt.NoWallet {
 		b.fillWallet()
 		b.settings.Price = 20 // a price needs the wallet to be paid to
+		b.settings.MaxPayPrice = 50
 	}
 	b.wallet.Cluster = app.Cluster{Name: "devnet", URL: "https://api.devnet.solana.com"}
 }
@@ -161,6 +162,7 @@ func (b *Backend) fillWallet() {
 		{Symbol: "SOL", Amount: sol(2.48315), Decimals: 9},
 		{Symbol: "USDC", Mint: "4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU", Amount: 12_500_000, Decimals: 6},
 	}
+	b.wallet.Payments = app.Payments{Owed: 1_840_000, Providers: 2} // locked
 	from := []string{"9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM", "3Kz7c9Gf1Yq2LrTm8pVnX4dWs6JbHe5RaUoNi2PtQcMv"}
 	today := day(b.now)
 	for i := range 6 {
