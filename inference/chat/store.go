@@ -113,23 +113,15 @@ func (s *Store) Get(id string) (*Conversation, error) {
 // List returns every conversation's summary, most recently updated first.
 func (s *Store) List() ([]Summary, error) {
 	var out []Summary
-	err := s.db.View(func(tx *bolt.Tx) error {
-		root := tx.Bucket(bucketConvs)
-		return root.ForEachBucket(func(k []byte) error {
-			c, err := readConversation(root, string(k), false)
-			if err != nil {
-				return err
-			}
-			n := 0
-			if mb := root.Bucket(k).Bucket(bucketMessages); mb != nil {
-				n = mb.Stats().KeyN
-			}
-			out = append(out, Summary{ID: c.ID, Title: c.Title, Model: c.Model, Created: c.Created, Updated: c.Updated, Messages: n})
-			return nil
-		})
+	err := s.eachHead(func(b *bolt.Bucket, c *Conversation) {
+		n := 0
+		if mb := b.Bucket(bucketMessages); mb != nil {
+			n = mb.Stats().KeyN
+		}
+		out = append(out, Summary{ID: c.ID, Title: c.Title, Model: c.Model, Created: c.Created, Updated: c.Updated, Messages: n})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list conversations: %w", err)
+		return nil, err
 	}
 	sortRecentFirst(out, func(s Summary) (time.Time, string) { return s.Updated, s.ID })
 	return out, nil
@@ -140,6 +132,17 @@ func (s *Store) List() ([]Summary, error) {
 // updated first: what a conversation list needs, in one read.
 func (s *Store) Heads() ([]*Conversation, error) {
 	var out []*Conversation
+	err := s.eachHead(func(_ *bolt.Bucket, c *Conversation) { out = append(out, c) })
+	if err != nil {
+		return nil, err
+	}
+	sortRecentFirst(out, func(c *Conversation) (time.Time, string) { return c.Updated, c.ID })
+	return out, nil
+}
+
+// eachHead calls fn with each conversation's bucket and its metadata (no
+// messages), in one read transaction.
+func (s *Store) eachHead(fn func(b *bolt.Bucket, c *Conversation)) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketConvs)
 		return root.ForEachBucket(func(k []byte) error {
@@ -147,15 +150,14 @@ func (s *Store) Heads() ([]*Conversation, error) {
 			if err != nil {
 				return err
 			}
-			out = append(out, c)
+			fn(root.Bucket(k), c)
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list conversations: %w", err)
+		return fmt.Errorf("list conversations: %w", err)
 	}
-	sortRecentFirst(out, func(c *Conversation) (time.Time, string) { return c.Updated, c.ID })
-	return out, nil
+	return nil
 }
 
 // sortRecentFirst orders by update time, newest first, then by ID.

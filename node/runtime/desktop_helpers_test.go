@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -259,4 +260,18 @@ func drain(t *testing.T, ch <-chan TurnDelta) (text string, deltas int, final Tu
 			t.Fatal("the reply did not end in 2 minutes")
 		}
 	}
+}
+
+// consumerOf is the configuration of a second desktop that finds the
+// providers of the network state ns through its node.
+func consumerOf(t *testing.T, ns NetworkState) DesktopConfig {
+	t.Helper()
+	cfg := testDesktopConfig(t)
+	addr := ns.Node.Addrs[0]
+	if !strings.Contains(addr, "/p2p/") {
+		addr += "/p2p/" + ns.Node.PeerID
+	}
+	cfg.ConsumerP2P.BootstrapPeers = []string{addr}
+	cfg.DiscoveryWait = 15 * time.Second
+	return cfg
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hearth-p2p/hearth/inference/catalog"
 )
@@ -70,13 +69,7 @@ func TestDesktopLendingAndOffloading(t *testing.T) {
 	logA.waitFor(t, "live samples", hasEvent[NetSampleTaken])
 
 	// A second desktop offloads to the first.
-	cfgB := testDesktopConfig(t)
-	addr := ns.Node.Addrs[0]
-	if !strings.Contains(addr, "/p2p/") {
-		addr += "/p2p/" + ns.Node.PeerID
-	}
-	cfgB.ConsumerP2P.BootstrapPeers = []string{addr}
-	cfgB.DiscoveryWait = 15 * time.Second
+	cfgB := consumerOf(t, ns)
 	b := openDesktop(t, cfgB)
 	model := withStories(t, b)
 	serve(t, b)

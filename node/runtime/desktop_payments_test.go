@@ -85,13 +85,7 @@ func TestDesktopPaysProviders(t *testing.T) {
 		t.Fatalf("shard %+v", ns.Shards[0])
 	}
 
-	cfgB := testDesktopConfig(t)
-	addr := ns.Node.Addrs[0]
-	if !strings.Contains(addr, "/p2p/") {
-		addr += "/p2p/" + ns.Node.PeerID
-	}
-	cfgB.ConsumerP2P.BootstrapPeers = []string{addr}
-	cfgB.DiscoveryWait = 15 * time.Second
+	cfgB := consumerOf(t, ns)
 	b := walletDesktop(t, ctx, cfgB, srv.URL, pw, 1_000_000_000)
 	s = b.Settings()
 	s.MaxPayPrice = price
