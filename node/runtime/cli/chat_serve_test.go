@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -103,6 +104,69 @@ func TestChatCtrlCStopsReplyNotSession(t *testing.T) {
 
 func runWithEnv(env *Env, args ...string) int {
 	return Run(context.Background(), env, args)
+}
+
+// TestServeWithCurl runs the README's curl example against a real `hearth
+// serve`: a streamed chat completion ending in data: [DONE], then the model
+// list.
+func TestServeWithCurl(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		if os.Getenv("HEARTH_REQUIRE_TOOLS") != "" {
+			t.Fatal("curl is not installed (.ci/setup installs it)")
+		}
+		t.Skip("curl is not installed")
+	}
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var errb strings.Builder
+	go func() {
+		env := &Env{Stdin: strings.NewReader(""), Stdout: pw, Stderr: &errb}
+		done <- Run(ctx, env, []string{"serve", "--model", sharedModel(t, "stories260K.gguf"), "--addr", "127.0.0.1:0"})
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d: %s", code, errb.String())
+		}
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening http://127.0.0.1:") {
+		t.Fatalf("first line %q: %v", line, err)
+	}
+	base := strings.TrimSpace(strings.TrimPrefix(line, "listening "))
+	out, err := exec.Command(curl, "-sS", "--fail-with-body", base+"/v1/chat/completions", "-H", "content-type: application/json",
+		"-d", `{"messages":[{"role":"user","content":"Tell me a story"}],"stream":true,"max_tokens":16,"temperature":0}`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl: %v\n%s", err, out)
+	}
+	var text strings.Builder
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, l := range lines {
+		data, ok := strings.CutPrefix(l, "data: ")
+		if !ok || data == "[DONE]" {
+			continue
+		}
+		var chunk struct {
+			Object  string
+			Choices []struct{ Delta struct{ Content string } }
+		}
+		if err := json.Unmarshal([]byte(data), &chunk); err != nil || chunk.Object != "chat.completion.chunk" {
+			t.Fatalf("event %q: %v", data, err)
+		}
+		if len(chunk.Choices) > 0 {
+			text.WriteString(chunk.Choices[0].Delta.Content)
+		}
+	}
+	if lines[len(lines)-1] != "data: [DONE]" || text.Len() == 0 {
+		t.Fatalf("stream (text %q):\n%s", text.String(), out)
+	}
+	out, err = exec.Command(curl, "-sS", "--fail-with-body", base+"/v1/models").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"id":"stories260K"`) {
+		t.Fatalf("curl /v1/models: %v\n%s", err, out)
+	}
 }
 
 func TestServeCommand(t *testing.T) {
