@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"sync"
+	"time"
 
 	"github.com/hearth-p2p/hearth/inference/catalog"
 	"github.com/hearth-p2p/hearth/node/hardware"
@@ -62,6 +63,7 @@ func (d *Desktop) RunMachineBench(force bool) {
 	b.running, b.threads = true, threads
 	b.mu.Unlock()
 	started := d.goBackground(func() {
+		d.waitQuiet()
 		res, _, err := MachineBenchFor(d.life, d.dataDir, threads, true)
 		b.mu.Lock()
 		b.running = false
@@ -88,6 +90,36 @@ func (d *Desktop) RunMachineBench(force bool) {
 		return
 	}
 	d.publish(MachineBenchChanged{})
+}
+
+// quietPoll is how often a waiting speed test looks again.
+const quietPoll = 250 * time.Millisecond
+
+// waitQuiet waits until no reply is being generated and the lending node
+// serves no session, or the desktop closes: the speed test would be
+// skewed by that work, and would slow it down.
+func (d *Desktop) waitQuiet() {
+	for d.busy() {
+		select {
+		case <-d.life.Done():
+			return
+		case <-time.After(quietPoll):
+		}
+	}
+}
+
+// busy reports whether a reply is being generated or a shard session served.
+func (d *Desktop) busy() bool {
+	d.chat.mu.Lock()
+	replying := len(d.chat.turns) > 0
+	d.chat.mu.Unlock()
+	if replying {
+		return true
+	}
+	d.net.mu.Lock()
+	node := d.net.node
+	d.net.mu.Unlock()
+	return node != nil && len(node.Server().Stats().Sessions) > 0
 }
 
 // ReferenceModel names the model an estimate is for when no model is

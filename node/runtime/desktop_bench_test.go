@@ -134,3 +134,29 @@ func TestEstimateEarnings(t *testing.T) {
 		t.Errorf("stories layers run at %v tok/s, earning %d; the 1B reference %v, %d", e2.TokS, e2.PerDay, e.TokS, e.PerDay)
 	}
 }
+
+// TestDesktopMachineBenchWaitsForQuiet: a speed test asked for while a
+// reply is being generated waits for the reply to end, so that neither
+// skews nor slows the other.
+func TestDesktopMachineBenchWaitsForQuiet(t *testing.T) {
+	fastBench(t)
+	d := openDesktop(t, testDesktopConfig(t))
+	serve(t, d)
+	turn, err := d.chat.reserve("a conversation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.RunMachineBench(true)
+	time.Sleep(3 * time.Second)
+	if b := d.MachineBench(); !b.Running || b.Ready {
+		t.Fatalf("speed test during a reply: %+v", b)
+	}
+	released := time.Now()
+	d.chat.release("a conversation", turn)
+	eventually(t, "the speed test after the reply", func() bool { b := d.MachineBench(); return b.Ready && !b.Running })
+	// It began measuring after the reply ended (At is its end, to the second).
+	b := d.MachineBench().Bench
+	if began := b.At.Add(-time.Duration(b.TookMs * float64(time.Millisecond))); began.Before(released.Add(-time.Second)) {
+		t.Fatalf("measured from %v, the reply ended at %v", began, released)
+	}
+}
