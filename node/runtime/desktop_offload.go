@@ -132,6 +132,9 @@ func (d *Desktop) buildOffload(ctx context.Context, lm *LocalModel, maxCtx int) 
 	// Paying, cheaters' receipts are voided (not paid) in the ledger.
 	l := d.payOptions(&opts, s.MaxPayPrice)
 	c.Fraud().Apply(&opts, l)
+	if l != nil {
+		opts.Void = d.voidInWallet // the wallet's ledger then, not now
+	}
 	p, err = BuildPipeline(ctx, c.Host(), lm, localEnds(n), opts)
 	if err != nil {
 		if len(src.Providers(discovery.ModelHash(hash))) == 0 {

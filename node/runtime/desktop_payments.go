@@ -163,6 +163,22 @@ func (d *Desktop) payOptions(opts *PipelineOptions, maxPrice uint64) *ledger.Led
 	return l
 }
 
+// voidInWallet writes off a cheating provider's session in the wallet's
+// ledger as it is when the cheat is caught: the wallet may have been
+// reopened (another cluster) since the pipeline opened, as recordReceipts
+// also finds it.
+func (d *Desktop) voidInWallet(session [16]byte, provider string) error {
+	w, err := d.wallet.readOnly(d.walletConfig(d.Settings()))
+	if err != nil {
+		return err
+	}
+	l, err := w.Ledger()
+	if err != nil {
+		return err
+	}
+	return VoidIn(l)(session, provider)
+}
+
 // recordReceipts records what a closed paying pipeline owes in the
 // wallet's ledger.
 func (d *Desktop) recordReceipts(p *Pipeline) {

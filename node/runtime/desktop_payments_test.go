@@ -196,3 +196,36 @@ func TestDesktopPaysProviders(t *testing.T) {
 		t.Errorf("paying after locking: %v", err)
 	}
 }
+
+// TestDesktopVoidsInTheCurrentWallet: a cheater's session is written off in
+// the wallet's ledger as the desktop has it when the cheat is caught, also
+// after the wallet was reopened for another cluster.
+func TestDesktopVoidsInTheCurrentWallet(t *testing.T) {
+	ctx := context.Background()
+	d := openDesktop(t, testDesktopConfig(t))
+	serve(t, d)
+	if _, err := d.CreateWallet(ctx, "a long password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.voidInWallet([16]byte{1}, "12D3KooWcheater"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetCluster(ctx, "localnet", "http://127.0.0.1:9"); err != nil { // reopens the wallet (no RPC is needed)
+		t.Fatal(err)
+	}
+	if err := d.voidInWallet([16]byte{2}, "12D3KooWcheater"); err != nil {
+		t.Fatal(err)
+	}
+	w, err := d.wallet.readOnly(d.walletConfig(d.Settings()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := w.Ledger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	voided, err := l.Voided()
+	if err != nil || len(voided) != 2 {
+		t.Fatalf("voided %+v, %v", voided, err)
+	}
+}
