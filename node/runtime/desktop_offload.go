@@ -129,11 +129,10 @@ func (d *Desktop) buildOffload(ctx context.Context, lm *LocalModel, maxCtx int) 
 		FallbackLocal: true, Logger: d.log,
 		OnEvent: func(PipelineEvent) { d.publish(NetworkChanged{}) },
 	}
-	// Paying, cheaters' receipts are voided (not paid) in the ledger.
-	l := d.payOptions(&opts, s.MaxPayPrice)
-	c.Fraud().Apply(&opts, l)
-	if l != nil {
-		opts.Void = d.voidInWallet // the wallet's ledger then, not now
+	paying = d.payOptions(&opts, s.MaxPayPrice)
+	c.Fraud().Apply(&opts, nil) // cheaters are banned and reported
+	if paying {                 // and their receipts voided (not paid)
+		opts.Void = d.voidInWallet
 	}
 	p, err = BuildPipeline(ctx, c.Host(), lm, localEnds(n), opts)
 	if err != nil {
@@ -147,14 +146,14 @@ func (d *Desktop) buildOffload(ctx context.Context, lm *LocalModel, maxCtx int) 
 		}
 		if errors.Is(err, route.ErrGap) { // providers there, none usable
 			hint := ""
-			if l == nil {
+			if !paying {
 				hint = "; peers that charge are used once payments are unlocked (Wallet) under the most paid (Settings)"
 			}
 			return nil, false, fmt.Errorf("%w: offloading %s: %w%s", ErrNoProviders, modelName(lm.Path), err, hint)
 		}
 		return nil, false, fmt.Errorf("offloading %s: %w", lm.Model.Name, err)
 	}
-	return p, l != nil, nil
+	return p, paying, nil
 }
 
 // trustedSource passes only the allowed peers' announcements.

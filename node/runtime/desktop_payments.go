@@ -137,42 +137,41 @@ func (d *Desktop) payingWallet() (*wallet.Wallet, error) {
 }
 
 // payOptions lets an offloading pipeline pay providers charging up to
-// maxPrice (0: free providers only) when payments are unlocked. It returns
-// the ledger the pipeline's receipts go to; nil: the pipeline pays nobody.
-func (d *Desktop) payOptions(opts *PipelineOptions, maxPrice uint64) *ledger.Ledger {
+// maxPrice (0: free providers only) when payments are unlocked. It reports
+// whether the pipeline may pay, and so has receipts to record.
+func (d *Desktop) payOptions(opts *PipelineOptions, maxPrice uint64) bool {
 	if maxPrice == 0 {
-		return nil
+		return false
 	}
 	w, err := d.payingWallet()
 	if err != nil {
 		if !errors.Is(err, ErrPaymentsLocked) {
 			d.log.Warn("offloading to free providers only", "err", err)
 		}
-		return nil
+		return false
 	}
 	signer, err := w.Signer()
 	if err != nil { // locked since
-		return nil
-	}
-	l, err := w.Ledger()
-	if err != nil {
-		d.log.Warn("offloading to free providers only", "err", err)
-		return nil
+		return false
 	}
 	opts.Signer, opts.MaxPrice = signer, receipt.Price{PerKiloUnit: maxPrice}
-	return l
+	return true
+}
+
+// walletLedger is the ledger of the wallet as it is now: the wallet may
+// have been reopened (another cluster) since a pipeline opened.
+func (d *Desktop) walletLedger() (*ledger.Ledger, error) {
+	w, err := d.wallet.readOnly(d.walletConfig(d.Settings()))
+	if err != nil {
+		return nil, err
+	}
+	return w.Ledger()
 }
 
 // voidInWallet writes off a cheating provider's session in the wallet's
-// ledger as it is when the cheat is caught: the wallet may have been
-// reopened (another cluster) since the pipeline opened, as recordReceipts
-// also finds it.
+// ledger as it is when the cheat is caught.
 func (d *Desktop) voidInWallet(session [16]byte, provider string) error {
-	w, err := d.wallet.readOnly(d.walletConfig(d.Settings()))
-	if err != nil {
-		return err
-	}
-	l, err := w.Ledger()
+	l, err := d.walletLedger()
 	if err != nil {
 		return err
 	}
@@ -182,12 +181,9 @@ func (d *Desktop) voidInWallet(session [16]byte, provider string) error {
 // recordReceipts records what a closed paying pipeline owes in the
 // wallet's ledger.
 func (d *Desktop) recordReceipts(p *Pipeline) {
-	w, err := d.wallet.readOnly(d.walletConfig(d.Settings()))
+	l, err := d.walletLedger()
 	if err == nil {
-		var l *ledger.Ledger
-		if l, err = w.Ledger(); err == nil {
-			err = RecordReceipts(p, l)
-		}
+		err = RecordReceipts(p, l)
 	}
 	if err != nil {
 		d.log.Error("receipts not recorded: what is owed is unknown", "err", err)
