@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -22,7 +21,6 @@ import (
 	"github.com/hearth-p2p/hearth/node/verify"
 	"github.com/hearth-p2p/hearth/wallet"
 	"github.com/hearth-p2p/hearth/wallet/keys"
-	"github.com/hearth-p2p/hearth/wallet/ledger"
 	"github.com/hearth-p2p/hearth/wallet/receipt"
 )
 
@@ -77,9 +75,6 @@ type consumer struct {
 	cons   *runtime.Consumer // nil with --peers
 	wallet *wallet.Wallet
 	log    *slog.Logger
-
-	mu    sync.Mutex // guards found
-	found bool       // providers covered the layers once
 }
 
 // open starts the consumer host for lm's pipelines.
@@ -115,20 +110,19 @@ func (r *remoteFlags) open(ctx context.Context, env *Env, lm *runtime.LocalModel
 		rm.close()
 		return nil, err
 	}
-	var owed *ledger.Ledger // the paying wallet's: a cheater's unpaid work is written off there
+	// A cheater is banned here, and its unpaid work written off in the
+	// paying wallet's ledger.
+	rm.opts.Bans = bans
 	if rm.wallet != nil {
-		if owed, err = rm.wallet.Ledger(); err != nil {
+		owed, err := rm.wallet.Ledger()
+		if err != nil {
 			rm.close()
 			return nil, err
 		}
+		rm.opts.Void = runtime.VoidIn(owed)
 	}
 	if len(rm.opts.Peers) > 0 {
-		// Named peers, no swarm: a cheater is banned here (and its work
-		// written off) but reported to nobody.
-		rm.opts.Bans = bans
-		if owed != nil {
-			rm.opts.Void = runtime.VoidIn(owed)
-		}
+		// Named peers, no swarm: cheaters are reported to nobody.
 		if rm.host, err = startEphemeralHost(ctx, hcfg, rm.log); err != nil {
 			rm.close()
 			return nil, err
@@ -149,14 +143,12 @@ func (r *remoteFlags) open(ctx context.Context, env *Env, lm *runtime.LocalModel
 		rm.close()
 		return nil, err
 	}
-	// Cheaters this consumer catches are banned, reported to the swarm and
-	// their work written off; others' reports on this model are re-run here.
-	fr, err := rm.cons.ReportFraud(bans, verify.ModelExecutor{Hash: hash, Model: lm.Model, Pool: lm.Pool})
-	if err != nil {
+	// Cheaters this consumer catches are also reported to the swarm;
+	// others' reports on this model are re-run here.
+	if rm.opts.Reporter, err = rm.cons.ReportFraud(bans, verify.ModelExecutor{Hash: hash, Model: lm.Model, Pool: lm.Pool}); err != nil {
 		rm.close()
 		return nil, err
 	}
-	fr.Apply(&rm.opts, owed)
 	fmt.Fprintf(env.Stderr, "looking for providers of %s (up to %v)\n", lm.Model.Name, r.discoveryWait)
 	if !rm.cons.FindProviders(ctx, discovery.ModelHash(hash), rm.cons, rm.local, lm.Model.NumLayers, r.discoveryWait) {
 		n := len(rm.cons.Providers(discovery.ModelHash(hash)))
@@ -297,18 +289,19 @@ func startEphemeralHost(ctx context.Context, cfg p2p.Config, log *slog.Logger) (
 	return p2p.New(ctx, cfg, key, log)
 }
 
-// describeRemote names where a chat's layers run, for its banner.
+// describe names where the layers run, for a chat's or server's banner.
 func (r *remoteFlags) describe() string {
 	switch {
 	case r.peers != "":
-		return fmt.Sprintf("layers %s here, the rest on %d named peers", orAll(r.local), len(splitList(r.peers)))
+		return fmt.Sprintf("layers %s here, the rest on %d named peers", layersOrNone(r.local), len(splitList(r.peers)))
 	case r.enabled():
-		return fmt.Sprintf("layers %s here, the rest on providers found in the swarm", orAll(r.local))
+		return fmt.Sprintf("layers %s here, the rest on providers found in the swarm", layersOrNone(r.local))
 	}
 	return "local only"
 }
 
-func orAll(local string) string {
+// layersOrNone is --local-layers for people ("none" when empty).
+func layersOrNone(local string) string {
 	if local == "" {
 		return "none"
 	}
