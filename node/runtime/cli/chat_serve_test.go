@@ -106,6 +106,38 @@ func runWithEnv(env *Env, args ...string) int {
 	return Run(context.Background(), env, args)
 }
 
+// startServe runs `hearth serve` on stories260K at a free loopback port
+// and returns its base URL; stop ends it and requires a clean exit.
+func startServe(t *testing.T) (base string, stop func()) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var errb syncBuffer
+	go func() {
+		env := &Env{Stdin: strings.NewReader(""), Stdout: pw, Stderr: &errb}
+		done <- Run(ctx, env, []string{"serve", "--model", sharedModel(t, "stories260K.gguf"), "--addr", "127.0.0.1:0"})
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening http://127.0.0.1:") {
+		cancel()
+		t.Fatalf("first line %q: %v", line, err)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, "listening ")), func() {
+		t.Helper()
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Fatalf("serve exited %d: %s", code, errb.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve did not stop")
+		}
+	}
+}
+
 // TestServeWithCurl runs the README's curl example against a real `hearth
 // serve`: a streamed chat completion ending in data: [DONE], then the model
 // list.
@@ -117,26 +149,8 @@ func TestServeWithCurl(t *testing.T) {
 		}
 		t.Skip("curl is not installed")
 	}
-	pr, pw := io.Pipe()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var errb strings.Builder
-	go func() {
-		env := &Env{Stdin: strings.NewReader(""), Stdout: pw, Stderr: &errb}
-		done <- Run(ctx, env, []string{"serve", "--model", sharedModel(t, "stories260K.gguf"), "--addr", "127.0.0.1:0"})
-		pw.Close()
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exited %d: %s", code, errb.String())
-		}
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "listening http://127.0.0.1:") {
-		t.Fatalf("first line %q: %v", line, err)
-	}
-	base := strings.TrimSpace(strings.TrimPrefix(line, "listening "))
+	base, stop := startServe(t)
+	defer stop()
 	out, err := exec.Command(curl, "-sS", "--fail-with-body", base+"/v1/chat/completions", "-H", "content-type: application/json",
 		"-d", `{"messages":[{"role":"user","content":"Tell me a story"}],"stream":true,"max_tokens":16,"temperature":0}`).CombinedOutput()
 	if err != nil {
@@ -170,20 +184,7 @@ func TestServeWithCurl(t *testing.T) {
 }
 
 func TestServeCommand(t *testing.T) {
-	pr, pw := io.Pipe()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var errb strings.Builder
-	go func() {
-		env := &Env{Stdin: strings.NewReader(""), Stdout: pw, Stderr: &errb}
-		done <- Run(ctx, env, []string{"serve", "--model", sharedModel(t, "stories260K.gguf"), "--addr", "127.0.0.1:0"})
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "listening http://127.0.0.1:") {
-		t.Fatalf("first line %q: %v", line, err)
-	}
-	url := strings.TrimSpace(strings.TrimPrefix(line, "listening "))
+	url, stop := startServe(t)
 	resp, err := http.Post(url+"/v1/chat/completions", "application/json",
 		strings.NewReader(`{"model":"stories260K","temperature":0,"max_tokens":8,"messages":[{"role":"user","content":"Once upon a time"}]}`))
 	if err != nil {
@@ -198,15 +199,8 @@ func TestServeCommand(t *testing.T) {
 		t.Fatalf("status %d: %v %+v", resp.StatusCode, err, r)
 	}
 	resp.Body.Close()
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exited %d: %s", code, errb.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	stop()
+	var errb strings.Builder
 	if code := runWithEnv(&Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &errb}, "serve", "--model", sharedModel(t, "stories260K.gguf"), "--addr", "0.0.0.0:0"); code != 2 ||
 		!strings.Contains(errb.String(), "API key is required") {
 		t.Fatalf("public bind without key: exit %d %s", code, errb.String())
